@@ -1,0 +1,77 @@
+// Shared flags and error handling for the egc command-line programs.
+#include "apps/cli.h"
+
+#include <iostream>
+
+#include "planner/errors.h"
+#include "planner/units.h"
+
+namespace egc {
+
+void add_model_flags(CLI::App& app, ModelFlags& flags) {
+  auto* layers = app.add_option("--layers", flags.layers, "Number of hidden layers (Linear + activation)")
+                     ->type_name("N")
+                     ->capture_default_str();
+  auto* width = app.add_option("--width", flags.width, "Width of every hidden layer, in features")
+                    ->type_name("H")
+                    ->capture_default_str();
+  app.add_option("--widths", flags.widths,
+                 "Unequal hidden widths, comma-separated (replaces --layers and --width)")
+      ->type_name("W1,W2,...")
+      ->excludes(layers)
+      ->excludes(width);
+  app.add_option("--in", flags.in, "Input features")->type_name("D")->capture_default_str();
+  app.add_option("--out", flags.out, "Output features")->type_name("D")->capture_default_str();
+  app.add_option("--activation", flags.activation, "Hidden activation: relu, gelu (tanh form), tanh")
+      ->type_name("NAME")
+      ->capture_default_str();
+  app.add_option("--batch", flags.batch, "Samples per (micro-)batch")->type_name("B")->capture_default_str();
+  app.add_option("--optimizer", flags.optimizer, "Optimizer: sgd (with --momentum) or adam")
+      ->type_name("NAME")
+      ->capture_default_str();
+}
+
+ModelSpec resolve_model(const ModelFlags& flags) {
+  ModelSpec spec;
+  if (!flags.widths.empty()) {
+    spec.hidden_widths = parse_widths(flags.widths);
+  } else {
+    const std::size_t layers = parse_positive(flags.layers, "--layers");
+    const std::size_t width = parse_positive(flags.width, "--width");
+    spec.hidden_widths.assign(layers, width);
+  }
+  spec.in_features = parse_positive(flags.in, "--in");
+  spec.out_features = parse_positive(flags.out, "--out");
+  spec.activation = parse_activation(flags.activation);
+  spec.batch = parse_positive(flags.batch, "--batch");
+  spec.optimizer = parse_optimizer(flags.optimizer);
+  validate(spec);
+  return spec;
+}
+
+int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  const std::string name = app.get_name();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << name << ": error: " << e.what() << " (see " << name << " --help for the accepted flags)\n";
+    return 2;
+  }
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::cerr << name << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << name << ": failed: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace egc

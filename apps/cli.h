@@ -1,0 +1,35 @@
+// Command-line pieces shared by egc_train and egc_bench: the model and plan flags, and the
+// wrapper that turns exceptions into one line on stderr and the documented exit codes.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "planner/model_spec.h"
+#include "planner/schedule.h"
+
+namespace egc {
+
+// Flags are read as text and parsed by egc's own parsers, so every error message has one form:
+// "<flag>: <what is wrong> (accepted: ...)".
+struct ModelFlags {
+  std::string layers = "8";
+  std::string width = "64";
+  std::string widths;  // W1,W2,... instead of --layers/--width
+  std::string in = "1";
+  std::string out = "1";
+  std::string activation = "relu";
+  std::string batch = "128";
+  std::string optimizer = "sgd";
+};
+
+void add_model_flags(CLI::App& app, ModelFlags& flags);
+ModelSpec resolve_model(const ModelFlags& flags);
+
+// Runs `body` after parsing; returns its exit code, 0 for --help, 2 for bad input (CLI11
+// parse errors and UsageError), 1 for any other failure. Every error is one line on stderr.
+int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
+
+}  // namespace egc

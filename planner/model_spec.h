@@ -1,0 +1,47 @@
+// ModelSpec: the MLP a user asks for (widths, activation, batch, optimizer) and the
+// StepContext the runtime adds (resident data, backend scratch) before anything is planned.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace egc {
+
+enum class Activation { identity, relu, gelu, tanh };
+enum class Optimizer { sgd, adam };
+
+// What a layer's backward pass needs besides its input: the derivative of relu and tanh is
+// computed from the layer's output, that of GELU from its pre-activation, identity needs none.
+enum class SavedForBackward { nothing, output, pre_activation };
+
+struct ModelSpec {
+  std::size_t in_features = 1;
+  std::size_t out_features = 1;
+  std::vector<std::size_t> hidden_widths{64, 64, 64, 64, 64, 64, 64, 64};
+  Activation activation = Activation::relu;
+  std::size_t batch = 128;
+  Optimizer optimizer = Optimizer::sgd;
+  bool sgd_momentum = true;  // SGD keeps a velocity buffer only when momentum != 0
+};
+
+// What the runtime must also place in the arena for one training step.
+struct StepContext {
+  std::size_t dataset_rows = 0;     // samples resident in the arena (training + evaluation)
+  std::size_t workspace_bytes = 0;  // backend scratch: cuBLAS workspace, CUB temporary storage
+};
+
+const char* to_string(Activation activation);
+const char* to_string(Optimizer optimizer);
+SavedForBackward saved_for_backward(Activation activation);
+
+// Parsers for the command line; each throws UsageError naming `flag` and the accepted values.
+Activation parse_activation(std::string_view text, std::string_view flag = "--activation");
+Optimizer parse_optimizer(std::string_view text, std::string_view flag = "--optimizer");
+std::vector<std::size_t> parse_widths(std::string_view text, std::string_view flag = "--widths");
+
+// Throws UsageError when a size is zero or a byte count of the step would overflow 64 bits.
+void validate(const ModelSpec& spec);
+
+}  // namespace egc

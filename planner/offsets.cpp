@@ -1,0 +1,138 @@
+// Greedy arena placement strategies and the choice among them.
+#include "planner/offsets.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace egc {
+
+bool overlaps_in_time(const UsageRecord& a, const UsageRecord& b) {
+  return a.first_op <= b.last_op && b.first_op <= a.last_op;
+}
+
+std::vector<std::size_t> live_bytes(const std::vector<UsageRecord>& records, std::size_t op_count) {
+  // Difference array: +bytes at first_op, -bytes after last_op. Unsigned wrap-around is
+  // harmless: every running sum is at most the sum of all bytes, which the caller keeps in range.
+  std::vector<std::size_t> delta(op_count + 1, 0);
+  for (const UsageRecord& r : records) {
+    delta[r.first_op] += r.bytes;
+    delta[r.last_op + 1] -= r.bytes;
+  }
+  std::vector<std::size_t> live(op_count, 0);
+  std::size_t running = 0;
+  for (std::size_t i = 0; i < op_count; ++i) {
+    running += delta[i];
+    live[i] = running;
+  }
+  return live;
+}
+
+std::size_t live_peak(const std::vector<UsageRecord>& records) {
+  std::size_t ops = 0;
+  for (const UsageRecord& r : records) ops = std::max(ops, r.last_op + 1);
+  const std::vector<std::size_t> live = live_bytes(records, ops);
+  return live.empty() ? 0 : *std::max_element(live.begin(), live.end());
+}
+
+namespace {
+
+std::vector<std::size_t> placement_order(const std::vector<UsageRecord>& records, PlacementOrder order) {
+  std::vector<std::size_t> ids(records.size());
+  std::iota(ids.begin(), ids.end(), std::size_t{0});
+  auto larger_then_earlier = [&](std::size_t a, std::size_t b) {
+    if (records[a].bytes != records[b].bytes) return records[a].bytes > records[b].bytes;
+    return records[a].first_op < records[b].first_op;
+  };
+  if (order == PlacementOrder::by_size) {
+    std::stable_sort(ids.begin(), ids.end(), larger_then_earlier);
+  } else if (order == PlacementOrder::by_birth) {
+    std::stable_sort(ids.begin(), ids.end(), [&](std::size_t a, std::size_t b) {
+      if (records[a].first_op != records[b].first_op) return records[a].first_op < records[b].first_op;
+      return records[a].bytes > records[b].bytes;
+    });
+  } else {
+    std::size_t ops = 0;
+    for (const UsageRecord& r : records) ops = std::max(ops, r.last_op + 1);
+    std::vector<std::vector<std::size_t>> alive(ops);
+    std::vector<std::size_t> breadth(ops, 0);
+    for (std::size_t id = 0; id < records.size(); ++id) {
+      for (std::size_t op = records[id].first_op; op <= records[id].last_op; ++op) {
+        alive[op].push_back(id);
+        breadth[op] += records[id].bytes;
+      }
+    }
+    std::vector<std::size_t> op_order(ops);
+    std::iota(op_order.begin(), op_order.end(), std::size_t{0});
+    std::stable_sort(op_order.begin(), op_order.end(),
+                     [&](std::size_t a, std::size_t b) { return breadth[a] > breadth[b]; });
+    std::vector<bool> taken(records.size(), false);
+    ids.clear();
+    for (std::size_t op : op_order) {
+      std::vector<std::size_t> here = alive[op];
+      std::stable_sort(here.begin(), here.end(), larger_then_earlier);
+      for (std::size_t id : here) {
+        if (!taken[id]) { taken[id] = true; ids.push_back(id); }
+      }
+    }
+  }
+  return ids;
+}
+
+}  // namespace
+
+ArenaLayout place_greedy(const std::vector<UsageRecord>& records, PlacementOrder order, Fit fit) {
+  ArenaLayout layout;
+  layout.offsets.assign(records.size(), 0);
+  std::vector<std::size_t> placed;
+  std::vector<std::size_t> conflicts;
+  for (std::size_t id : placement_order(records, order)) {
+    const UsageRecord& record = records[id];
+    conflicts.clear();
+    for (std::size_t other : placed)
+      if (overlaps_in_time(record, records[other])) conflicts.push_back(other);
+    std::sort(conflicts.begin(), conflicts.end(),
+              [&](std::size_t a, std::size_t b) { return layout.offsets[a] < layout.offsets[b]; });
+    std::size_t end_so_far = 0;
+    std::size_t chosen = static_cast<std::size_t>(-1);
+    std::size_t chosen_gap = static_cast<std::size_t>(-1);
+    for (std::size_t other : conflicts) {
+      const std::size_t start = layout.offsets[other];
+      if (start > end_so_far) {
+        const std::size_t gap = start - end_so_far;
+        if (gap >= record.bytes && gap < chosen_gap) {
+          chosen = end_so_far;
+          chosen_gap = gap;
+          if (fit == Fit::lowest) break;
+        }
+      }
+      end_so_far = std::max(end_so_far, start + records[other].bytes);
+    }
+    layout.offsets[id] = chosen != static_cast<std::size_t>(-1) ? chosen : end_so_far;
+    layout.arena_bytes = std::max(layout.arena_bytes, layout.offsets[id] + record.bytes);
+    placed.push_back(id);
+  }
+  layout.strategy = std::string(order == PlacementOrder::by_size    ? "greedy by size"
+                                : order == PlacementOrder::by_birth ? "greedy by birth"
+                                                                    : "greedy by breadth") +
+                    (fit == Fit::lowest ? ", lowest fit" : ", tightest fit");
+  return layout;
+}
+
+ArenaLayout assign_offsets(const std::vector<UsageRecord>& records) {
+  const std::size_t bound = live_peak(records);
+  ArenaLayout best;
+  bool have = false;
+  for (PlacementOrder order : {PlacementOrder::by_size, PlacementOrder::by_birth, PlacementOrder::by_breadth}) {
+    for (Fit fit : {Fit::tightest, Fit::lowest}) {
+      ArenaLayout layout = place_greedy(records, order, fit);
+      if (!have || layout.arena_bytes < best.arena_bytes) {
+        best = std::move(layout);
+        have = true;
+      }
+      if (best.arena_bytes == bound) return best;
+    }
+  }
+  return best;
+}
+
+}  // namespace egc

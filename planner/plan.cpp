@@ -1,0 +1,92 @@
+// finalize_plan: lifetimes, live bytes, offsets and totals of a scheduled step; names of kinds.
+#include "planner/plan.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "planner/liveness.h"
+#include "planner/offsets.h"
+#include "planner/units.h"
+
+namespace egc {
+
+const char* to_string(BufferKind kind) {
+  switch (kind) {
+    case BufferKind::parameters: return "parameters";
+    case BufferKind::gradients: return "gradients";
+    case BufferKind::optimizer_state: return "optimizer_state";
+    case BufferKind::activations: return "activations";
+    case BufferKind::activation_gradients: return "activation_gradients";
+    case BufferKind::workspace: return "workspace";
+    case BufferKind::data: return "data";
+  }
+  return "?";
+}
+
+bool counts_as_activation(BufferKind kind) {
+  return kind == BufferKind::activations || kind == BufferKind::activation_gradients;
+}
+
+const char* to_string(OpKind kind) {
+  switch (kind) {
+    case OpKind::forward: return "forward";
+    case OpKind::recompute: return "recompute";
+    case OpKind::loss: return "loss";
+    case OpKind::backward: return "backward";
+    case OpKind::update: return "update";
+  }
+  return "?";
+}
+
+std::size_t Plan::loss_op() const {
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].kind == OpKind::loss) return i;
+  throw std::logic_error("plan has no loss op");
+}
+
+void finalize_plan(Plan& plan) {
+  compute_lifetimes(plan);
+  std::size_t total = 0;
+  for (const Buffer& buffer : plan.buffers) total = checked_add(total, buffer.footprint, "bytes of the plan");
+
+  auto peak = [](const std::vector<std::size_t>& live) {
+    return live.empty() ? std::size_t{0} : *std::max_element(live.begin(), live.end());
+  };
+  plan.live_bytes = live_bytes_per_op(plan);
+  plan.live_peak_bytes = peak(plan.live_bytes);
+  plan.activation_peak_bytes =
+      peak(live_bytes_per_op(plan, [](const Buffer& buffer) { return counts_as_activation(buffer.kind); }));
+
+  const ArenaLayout layout = assign_offsets(usage_records(plan));
+  for (std::size_t id = 0; id < plan.buffers.size(); ++id) plan.buffers[id].offset = layout.offsets[id];
+  plan.arena_bytes = layout.arena_bytes;
+  plan.layout_strategy = layout.strategy;
+
+  plan.breakdown = {};
+  for (const Buffer& buffer : plan.buffers) {
+    KindTotals& totals = plan.breakdown[static_cast<std::size_t>(buffer.kind)];
+    ++totals.buffers;
+    totals.total_bytes += buffer.footprint;
+  }
+  for (std::size_t kind = 0; kind < kBufferKindCount; ++kind)
+    plan.breakdown[kind].peak_bytes = peak(live_bytes_per_op(
+        plan, [kind](const Buffer& buffer) { return static_cast<std::size_t>(buffer.kind) == kind; }));
+
+  const std::size_t loss = plan.loss_op();
+  plan.checkpoints.clear();
+  plan.recomputed_forwards = 0;
+  plan.recompute_flops = 0;
+  for (const Op& op : plan.ops) {
+    if (op.kind == OpKind::recompute) {
+      ++plan.recomputed_forwards;
+      plan.recompute_flops += plan.chain.layers[static_cast<std::size_t>(op.layer)].forward_flops;
+    }
+    if (op.kind == OpKind::forward && static_cast<std::size_t>(op.layer) + 1 < plan.chain.size() &&
+        plan.buffers[op.output].last_op > loss)
+      plan.checkpoints.push_back(static_cast<std::size_t>(op.layer));
+  }
+  plan.forward_flops = 0;
+  for (const Layer& layer : plan.chain.layers) plan.forward_flops += layer.forward_flops;
+}
+
+}  // namespace egc

@@ -1,0 +1,122 @@
+// Plan: the complete static memory plan of one training step, a plain value. Ops in execution
+// order, every buffer with its size, lifetime and arena offset, and the totals the report shows.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "planner/chain.h"
+#include "planner/model_spec.h"
+
+namespace egc {
+
+constexpr std::size_t kArenaAlignment = 256;  // every offset and footprint is a multiple of this
+
+using BufferId = std::size_t;
+constexpr BufferId kNoBuffer = std::numeric_limits<BufferId>::max();
+
+enum class BufferKind {
+  parameters,
+  gradients,
+  optimizer_state,
+  activations,           // layer outputs, pre-activations and their recomputed copies
+  activation_gradients,  // gradients of the loss with respect to layer outputs
+  workspace,             // backend scratch (cuBLAS workspace, CUB temporary storage), loss value
+  data,                  // the resident dataset and the current batch
+};
+constexpr std::size_t kBufferKindCount = 7;
+const char* to_string(BufferKind kind);
+bool counts_as_activation(BufferKind kind);  // activations and activation_gradients
+
+struct Buffer {
+  std::string name;
+  BufferKind kind = BufferKind::activations;
+  std::size_t bytes = 0;      // what the tensor needs
+  std::size_t footprint = 0;  // bytes rounded up to kArenaAlignment: what it occupies
+  std::size_t offset = 0;     // in the arena
+  std::size_t first_op = 0;   // lifetime: alive at every op index in [first_op, last_op]
+  std::size_t last_op = 0;
+  bool persistent = false;    // alive across steps: parameters, optimizer state, data, ...
+  int layer = -1;             // the chain layer it belongs to, -1 for none
+};
+
+enum class OpKind { forward, recompute, loss, backward, update };
+const char* to_string(OpKind kind);
+
+struct Op {
+  OpKind kind = OpKind::forward;
+  int layer = -1;  // chain layer; -1 for loss and update
+  // Operands, kNoBuffer where the op has none.
+  //   forward/recompute: input -> output (and pre, the GELU pre-activation, when kept)
+  //   loss:              input (the prediction), output (its gradient); reads the batch targets
+  //   backward:          grad_output (dL/d layer output, overwritten in place by dL/d pre-activation),
+  //                      saved (output or pre-activation the derivative needs), input (for the
+  //                      weight gradient) -> grad_input (dL/d input; none for layer 0)
+  BufferId input = kNoBuffer;
+  BufferId output = kNoBuffer;
+  BufferId pre = kNoBuffer;
+  BufferId saved = kNoBuffer;
+  BufferId grad_output = kNoBuffer;
+  BufferId grad_input = kNoBuffer;
+  std::vector<BufferId> reads;   // every buffer the op reads, persistent ones included
+  std::vector<BufferId> writes;  // every buffer the op writes
+};
+
+// The buffers every step uses, whatever the schedule (kNoBuffer where not needed).
+struct StepBuffers {
+  BufferId params = kNoBuffer;
+  BufferId grads = kNoBuffer;
+  BufferId velocity = kNoBuffer;  // SGD momentum
+  BufferId adam_m = kNoBuffer;
+  BufferId adam_v = kNoBuffer;
+  BufferId dataset_inputs = kNoBuffer;
+  BufferId dataset_targets = kNoBuffer;
+  BufferId batch_indices = kNoBuffer;  // uint32 row indices of the current batch
+  BufferId batch_inputs = kNoBuffer;
+  BufferId batch_targets = kNoBuffer;
+  BufferId loss = kNoBuffer;
+  BufferId workspace = kNoBuffer;
+};
+
+struct KindTotals {
+  std::size_t buffers = 0;
+  std::size_t total_bytes = 0;  // sum of the footprints of every buffer of the kind
+  std::size_t peak_bytes = 0;   // the largest sum of live footprints of the kind at any op
+};
+
+struct Plan {
+  std::string name;  // as the user wrote it: "sqrtn", "every:4", ...
+  std::string description;  // one line: how the schedule was chosen
+  ModelSpec model;
+  StepContext context;
+  Chain chain;
+  std::vector<Buffer> buffers;
+  std::vector<Op> ops;
+  StepBuffers step;
+
+  std::vector<std::size_t> live_bytes;  // per op: sum of the footprints of live buffers
+  std::size_t arena_bytes = 0;          // the one allocation
+  std::size_t live_peak_bytes = 0;      // lower bound for arena_bytes: max of live_bytes
+  std::size_t activation_peak_bytes = 0;
+  std::string layout_strategy;          // which offset assignment produced arena_bytes
+  std::vector<std::size_t> checkpoints; // layers whose first-pass output survives the forward pass
+  std::size_t recomputed_forwards = 0;
+  std::size_t recompute_flops = 0;
+  std::size_t forward_flops = 0;        // one forward pass of the whole chain
+  std::array<KindTotals, kBufferKindCount> breakdown{};
+
+  std::size_t loss_op() const;  // index of the loss op
+};
+
+}  // namespace egc
+
+namespace egc {
+
+// Derives everything after the ops: lifetimes, live bytes, arena offsets, checkpoints,
+// recompute counts and the breakdown. Called once by ScheduleBuilder::finish.
+void finalize_plan(Plan& plan);
+
+}  // namespace egc

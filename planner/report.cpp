@@ -1,0 +1,236 @@
+// Text and JSON renderings of a Plan.
+#include "planner/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "planner/errors.h"
+#include "planner/units.h"
+
+namespace egc {
+namespace {
+
+constexpr std::size_t kBarWidth = 40;
+
+std::string pad_left(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+}
+
+std::string pad_right(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+std::string percent(std::size_t part, std::size_t whole) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", whole == 0 ? 0.0 : 100.0 * part / whole);
+  return text;
+}
+
+}  // namespace
+
+ScheduleDetail parse_schedule_detail(std::string_view text, std::string_view flag) {
+  if (text == "summary") return ScheduleDetail::summary;
+  if (text == "full") return ScheduleDetail::full;
+  if (text == "none") return ScheduleDetail::none;
+  throw UsageError(std::string(flag) + ": unknown value '" + std::string(text) +
+                   "' (accepted: summary, full, none)");
+}
+
+std::string format_layer_ranges(const std::vector<std::size_t>& layers) {
+  if (layers.empty()) return "-";
+  std::vector<std::size_t> sorted = layers;
+  std::sort(sorted.begin(), sorted.end());
+  std::string text;
+  std::size_t i = 0;
+  while (i < sorted.size()) {
+    std::size_t j = i;
+    while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
+    if (!text.empty()) text += ",";
+    text += std::to_string(sorted[i]);
+    if (j > i) text += "-" + std::to_string(sorted[j]);
+    i = j + 1;
+  }
+  return text;
+}
+
+std::string format_bar(std::size_t base, std::size_t part, std::size_t max, std::size_t width) {
+  auto cells = [&](std::size_t value) {
+    if (max == 0) return std::size_t{0};
+    return std::min(width, static_cast<std::size_t>(static_cast<long double>(value) * width / max + 0.5L));
+  };
+  const std::size_t base_cells = cells(base);
+  return std::string(base_cells, '.') + std::string(cells(base + part) - base_cells, '#');
+}
+
+std::string format_breakdown(const Plan& plan) {
+  std::ostringstream out;
+  out << "  " << pad_right("kind", 22) << pad_left("buffers", 8) << pad_left("total", 14)
+      << pad_left("peak live", 14) << "\n";
+  for (std::size_t kind = 0; kind < kBufferKindCount; ++kind) {
+    const KindTotals& totals = plan.breakdown[kind];
+    if (totals.buffers == 0) continue;
+    out << "  " << pad_right(to_string(static_cast<BufferKind>(kind)), 22)
+        << pad_left(std::to_string(totals.buffers), 8) << pad_left(format_bytes(totals.total_bytes), 14)
+        << pad_left(format_bytes(totals.peak_bytes), 14) << "\n";
+  }
+  return out.str();
+}
+
+// Bytes alive at every op: everything but activations and their gradients is persistent.
+static std::size_t non_activation_bytes(const Plan& plan) {
+  std::size_t bytes = 0;
+  for (std::size_t kind = 0; kind < kBufferKindCount; ++kind)
+    if (!counts_as_activation(static_cast<BufferKind>(kind))) bytes += plan.breakdown[kind].peak_bytes;
+  return bytes;
+}
+
+std::string format_segments(const Plan& plan) {
+  std::ostringstream out;
+  const std::size_t peak = plan.live_peak_bytes;
+  const std::size_t base = non_activation_bytes(plan);
+  auto line = [&](const std::string& label, const std::string& detail, std::size_t live) {
+    const std::size_t part = live > base ? live - base : 0;
+    out << "  " << pad_right(label, 10) << pad_right(detail, 46) << pad_left(format_bytes(live), 12)
+        << pad_left(format_bytes(part), 12) << "  " << format_bar(live - part, part, peak, kBarWidth) << "\n";
+  };
+  out << "  " << pad_right("phase", 10) << pad_right("layers", 46) << pad_left("peak live", 12)
+      << pad_left("activations", 12) << "\n";
+  std::size_t i = 0;
+  std::vector<std::size_t> forward, kept;
+  std::size_t live = 0;
+  for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) {
+    forward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+    live = std::max(live, plan.live_bytes[i]);
+  }
+  line("forward", "layers " + format_layer_ranges(forward) + "; keeps " + format_layer_ranges(plan.checkpoints),
+       live);
+  std::size_t segment = 0;
+  while (i < plan.ops.size()) {
+    const Op& op = plan.ops[i];
+    if (op.kind == OpKind::loss || op.kind == OpKind::update) {
+      line(to_string(op.kind), "", plan.live_bytes[i]);
+      ++i;
+      continue;
+    }
+    std::vector<std::size_t> recomputed, backward;
+    live = 0;
+    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::recompute; ++i) {
+      recomputed.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+      live = std::max(live, plan.live_bytes[i]);
+    }
+    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::backward; ++i) {
+      backward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+      live = std::max(live, plan.live_bytes[i]);
+    }
+    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) live = std::max(live, plan.live_bytes[i]);
+    line("segment " + std::to_string(++segment),
+         "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed), live);
+  }
+  return out.str();
+}
+
+std::string format_ops(const Plan& plan) {
+  std::ostringstream out;
+  const std::size_t peak = plan.live_peak_bytes;
+  const std::size_t base = non_activation_bytes(plan);
+  out << "  " << pad_left("op", 6) << "  " << pad_right("kind", 10) << pad_left("layer", 6) << pad_left("live", 14)
+      << pad_left("activations", 14) << "\n";
+  for (std::size_t i = 0; i < plan.ops.size(); ++i) {
+    const Op& op = plan.ops[i];
+    const std::size_t live = plan.live_bytes[i];
+    const std::size_t part = live > base ? live - base : 0;
+    out << "  " << pad_left(std::to_string(i), 6) << "  " << pad_right(to_string(op.kind), 10)
+        << pad_left(op.layer < 0 ? "-" : std::to_string(op.layer), 6) << pad_left(format_bytes(live), 14)
+        << pad_left(format_bytes(part), 14) << "  " << format_bar(live - part, part, peak, kBarWidth)
+        << (live == peak ? "  <- peak" : "") << "\n";
+  }
+  return out.str();
+}
+
+std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
+  std::ostringstream out;
+  out << "Memory plan '" << plan.name << "': " << plan.description << "\n";
+  out << "  " << plan.chain.size() << " layers, batch " << plan.chain.batch << ", "
+      << plan.ops.size() << " ops, " << plan.buffers.size() << " buffers; checkpoints "
+      << format_layer_ranges(plan.checkpoints) << "; " << plan.recomputed_forwards
+      << " recomputed layer forwards (" << percent(plan.recompute_flops, plan.forward_flops)
+      << " of a forward pass)\n\n";
+  out << format_breakdown(plan) << "\n";
+  if (detail == ScheduleDetail::summary) out << format_segments(plan) << "\n";
+  if (detail == ScheduleDetail::full) out << format_ops(plan) << "\n";
+  out << "  activation peak " << format_bytes(plan.activation_peak_bytes) << " (" << plan.activation_peak_bytes
+      << " B)\n";
+  out << "  arena           " << format_bytes(plan.arena_bytes) << " (" << plan.arena_bytes << " B); lower bound "
+      << format_bytes(plan.live_peak_bytes);
+  if (plan.arena_bytes == plan.live_peak_bytes)
+    out << ", reached";
+  else
+    out << ", gap " << format_bytes(plan.arena_bytes - plan.live_peak_bytes) << " ("
+        << percent(plan.arena_bytes - plan.live_peak_bytes, plan.live_peak_bytes) << ")";
+  out << " [" << plan.layout_strategy << "]\n";
+  return out.str();
+}
+
+nlohmann::json model_to_json(const ModelSpec& model) {
+  return {
+      {"in_features", model.in_features},
+      {"out_features", model.out_features},
+      {"hidden_widths", model.hidden_widths},
+      {"activation", to_string(model.activation)},
+      {"batch", model.batch},
+      {"optimizer", to_string(model.optimizer)},
+      {"sgd_momentum", model.sgd_momentum},
+  };
+}
+
+nlohmann::json plan_to_json(const Plan& plan) {
+  nlohmann::json breakdown = nlohmann::json::object();
+  for (std::size_t kind = 0; kind < kBufferKindCount; ++kind) {
+    const KindTotals& totals = plan.breakdown[kind];
+    breakdown[to_string(static_cast<BufferKind>(kind))] = {
+        {"buffers", totals.buffers}, {"total_bytes", totals.total_bytes}, {"peak_bytes", totals.peak_bytes}};
+  }
+  nlohmann::json buffers = nlohmann::json::array();
+  for (const Buffer& buffer : plan.buffers) {
+    buffers.push_back({{"name", buffer.name},
+                       {"kind", to_string(buffer.kind)},
+                       {"bytes", buffer.bytes},
+                       {"footprint", buffer.footprint},
+                       {"offset", buffer.offset},
+                       {"first_op", buffer.first_op},
+                       {"last_op", buffer.last_op},
+                       {"persistent", buffer.persistent},
+                       {"layer", buffer.layer}});
+  }
+  nlohmann::json ops = nlohmann::json::array();
+  for (std::size_t i = 0; i < plan.ops.size(); ++i) {
+    const Op& op = plan.ops[i];
+    ops.push_back({{"index", i},
+                   {"kind", to_string(op.kind)},
+                   {"layer", op.layer},
+                   {"reads", op.reads},
+                   {"writes", op.writes},
+                   {"live_bytes", plan.live_bytes[i]}});
+  }
+  return {
+      {"name", plan.name},
+      {"description", plan.description},
+      {"layers", plan.chain.size()},
+      {"checkpoints", plan.checkpoints},
+      {"recomputed_forwards", plan.recomputed_forwards},
+      {"recompute_flops", plan.recompute_flops},
+      {"forward_flops", plan.forward_flops},
+      {"arena_bytes", plan.arena_bytes},
+      {"activation_peak_bytes", plan.activation_peak_bytes},
+      {"live_peak_bytes", plan.live_peak_bytes},
+      {"arena_gap_bytes", plan.arena_bytes - plan.live_peak_bytes},
+      {"layout_strategy", plan.layout_strategy},
+      {"alignment_bytes", kArenaAlignment},
+      {"breakdown", breakdown},
+      {"buffers", buffers},
+      {"ops", ops},
+  };
+}
+
+}  // namespace egc

@@ -1,0 +1,243 @@
+// ScheduleBuilder and the segmented schedules (none, sqrtn, every:K).
+#include "planner/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "planner/errors.h"
+#include "planner/units.h"
+
+namespace egc {
+
+PlanSpec parse_plan(std::string_view text, std::string_view flag) {
+  PlanSpec spec;
+  spec.text = std::string(text);
+  if (text == "none") { spec.kind = PlanKind::none; return spec; }
+  if (text == "sqrtn") { spec.kind = PlanKind::sqrtn; return spec; }
+  if (text.rfind("every:", 0) == 0) {
+    spec.kind = PlanKind::every;
+    spec.every = parse_positive(text.substr(6), std::string(flag) + " every:K (K)");
+    return spec;
+  }
+  throw UsageError(std::string(flag) + ": unknown plan '" + std::string(text) +
+                   "' (accepted: none, sqrtn, every:K with K >= 1)");
+}
+
+ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, const StepContext& context)
+    : output_(chain.size(), kNoBuffer),
+      pre_(chain.size(), kNoBuffer),
+      grad_output_(chain.size(), kNoBuffer),
+      output_copies_(chain.size(), 0),
+      pre_copies_(chain.size(), 0) {
+  plan_.model = model;
+  plan_.context = context;
+  plan_.chain = chain;
+  const std::size_t param_bytes = checked_mul(chain.param_count, kFloatBytes, "parameter bytes");
+  StepBuffers& s = plan_.step;
+  s.params = add_buffer("params", BufferKind::parameters, param_bytes, true, -1);
+  s.grads = add_buffer("grads", BufferKind::gradients, param_bytes, true, -1);
+  if (model.optimizer == Optimizer::sgd && model.sgd_momentum)
+    s.velocity = add_buffer("optimizer.velocity", BufferKind::optimizer_state, param_bytes, true, -1);
+  if (model.optimizer == Optimizer::adam) {
+    s.adam_m = add_buffer("optimizer.adam_m", BufferKind::optimizer_state, param_bytes, true, -1);
+    s.adam_v = add_buffer("optimizer.adam_v", BufferKind::optimizer_state, param_bytes, true, -1);
+  }
+  if (context.dataset_rows > 0) {
+    s.dataset_inputs = add_buffer(
+        "dataset.inputs", BufferKind::data,
+        checked_mul(checked_mul(context.dataset_rows, chain.in_features, "dataset size"), kFloatBytes,
+                    "dataset bytes"),
+        true, -1);
+    s.dataset_targets = add_buffer(
+        "dataset.targets", BufferKind::data,
+        checked_mul(checked_mul(context.dataset_rows, chain.out_features, "dataset size"), kFloatBytes,
+                    "dataset bytes"),
+        true, -1);
+  }
+  s.batch_indices = add_buffer("batch.indices", BufferKind::data, chain.batch * 4, true, -1);
+  s.batch_inputs = add_buffer("batch.inputs", BufferKind::data,
+                              checked_mul(chain.batch * chain.in_features, kFloatBytes, "batch bytes"),
+                              true, -1);
+  s.batch_targets = add_buffer("batch.targets", BufferKind::data,
+                               checked_mul(chain.batch * chain.out_features, kFloatBytes, "batch bytes"),
+                               true, -1);
+  s.loss = add_buffer("loss", BufferKind::workspace, kFloatBytes, true, -1);
+  if (context.workspace_bytes > 0)
+    s.workspace = add_buffer("workspace", BufferKind::workspace, context.workspace_bytes, true, -1);
+}
+
+BufferId ScheduleBuilder::add_buffer(std::string name, BufferKind kind, std::size_t bytes, bool persistent,
+                                     int layer) {
+  Buffer buffer;
+  buffer.name = std::move(name);
+  buffer.kind = kind;
+  buffer.bytes = bytes;
+  buffer.footprint = checked_add(bytes, kArenaAlignment - 1, "buffer footprint") / kArenaAlignment *
+                     kArenaAlignment;
+  buffer.persistent = persistent;
+  buffer.layer = layer;
+  plan_.buffers.push_back(std::move(buffer));
+  return plan_.buffers.size() - 1;
+}
+
+BufferId ScheduleBuilder::add_op_buffer_for_layer(const char* prefix, std::size_t layer, BufferKind kind,
+                                                  std::vector<int>& copies) {
+  std::string name = std::string(prefix) + "." + std::to_string(layer);
+  if (copies[layer] > 0) name += ".r" + std::to_string(copies[layer]);
+  ++copies[layer];
+  return add_buffer(std::move(name), kind, plan_.chain.layers[layer].output_bytes, false,
+                    static_cast<int>(layer));
+}
+
+Op& ScheduleBuilder::add_op(OpKind kind, int layer) {
+  Op op;
+  op.kind = kind;
+  op.layer = layer;
+  plan_.ops.push_back(std::move(op));
+  return plan_.ops.back();
+}
+
+void ScheduleBuilder::forward(std::size_t layer, OpKind kind, bool keep_pre) {
+  if (kind != OpKind::forward && kind != OpKind::recompute)
+    throw std::logic_error("ScheduleBuilder::forward: kind must be forward or recompute");
+  if (layer >= plan_.chain.size()) throw std::logic_error("ScheduleBuilder::forward: no such layer");
+  const BufferId input = layer == 0 ? plan_.step.batch_inputs : output_[layer - 1];
+  if (input == kNoBuffer)
+    throw std::logic_error("forward of layer " + std::to_string(layer) + " before its input exists");
+  const bool gelu_pre =
+      keep_pre && saved_for_backward(plan_.chain.layers[layer].activation) == SavedForBackward::pre_activation;
+  const BufferId output = add_op_buffer_for_layer("act", layer, BufferKind::activations, output_copies_);
+  const BufferId pre =
+      gelu_pre ? add_op_buffer_for_layer("pre", layer, BufferKind::activations, pre_copies_) : kNoBuffer;
+  Op& op = add_op(kind, static_cast<int>(layer));
+  op.input = input;
+  op.output = output;
+  op.pre = pre;
+  op.reads = {plan_.step.params, input};
+  op.writes = {output};
+  if (pre != kNoBuffer) op.writes.push_back(pre);
+  if (plan_.step.workspace != kNoBuffer) op.writes.push_back(plan_.step.workspace);
+  output_[layer] = output;
+  if (pre != kNoBuffer) pre_[layer] = pre;
+}
+
+void ScheduleBuilder::loss() {
+  const std::size_t last = plan_.chain.size() - 1;
+  if (output_[last] == kNoBuffer) throw std::logic_error("loss before the forward pass reached the output");
+  const BufferId grad = add_buffer("grad_act." + std::to_string(last), BufferKind::activation_gradients,
+                                   plan_.chain.layers[last].output_bytes, false, static_cast<int>(last));
+  Op& op = add_op(OpKind::loss, -1);
+  op.input = output_[last];
+  op.output = grad;
+  op.reads = {output_[last], plan_.step.batch_targets};
+  op.writes = {grad, plan_.step.loss};
+  if (plan_.step.workspace != kNoBuffer) op.writes.push_back(plan_.step.workspace);
+  grad_output_[last] = grad;
+}
+
+bool ScheduleBuilder::can_backward(std::size_t layer) const {
+  if (grad_output_[layer] == kNoBuffer) return false;
+  if (layer > 0 && output_[layer - 1] == kNoBuffer) return false;
+  switch (saved_for_backward(plan_.chain.layers[layer].activation)) {
+    case SavedForBackward::nothing: return true;
+    case SavedForBackward::output: return output_[layer] != kNoBuffer;
+    case SavedForBackward::pre_activation: return pre_[layer] != kNoBuffer;
+  }
+  return false;
+}
+
+void ScheduleBuilder::backward(std::size_t layer) {
+  if (!can_backward(layer))
+    throw std::logic_error("backward of layer " + std::to_string(layer) +
+                           " without its input, saved tensor or output gradient");
+  const Layer& info = plan_.chain.layers[layer];
+  BufferId saved = kNoBuffer;
+  switch (saved_for_backward(info.activation)) {
+    case SavedForBackward::nothing: break;
+    case SavedForBackward::output: saved = output_[layer]; break;
+    case SavedForBackward::pre_activation: saved = pre_[layer]; break;
+  }
+  BufferId grad_input = kNoBuffer;
+  if (layer > 0)
+    grad_input = add_buffer("grad_act." + std::to_string(layer - 1), BufferKind::activation_gradients,
+                            plan_.chain.layers[layer - 1].output_bytes, false, static_cast<int>(layer - 1));
+  Op& op = add_op(OpKind::backward, static_cast<int>(layer));
+  op.input = layer == 0 ? plan_.step.batch_inputs : output_[layer - 1];
+  op.saved = saved;
+  op.grad_output = grad_output_[layer];
+  op.grad_input = grad_input;
+  op.reads = {plan_.step.params, op.input, op.grad_output};
+  if (saved != kNoBuffer) op.reads.push_back(saved);
+  op.writes = {op.grad_output, plan_.step.grads};
+  if (grad_input != kNoBuffer) op.writes.push_back(grad_input);
+  if (plan_.step.workspace != kNoBuffer) op.writes.push_back(plan_.step.workspace);
+  if (layer > 0) grad_output_[layer - 1] = grad_input;
+}
+
+void ScheduleBuilder::update() {
+  const StepBuffers& s = plan_.step;
+  Op& op = add_op(OpKind::update, -1);
+  op.reads = {s.grads, s.params};
+  op.writes = {s.params};
+  for (BufferId state : {s.velocity, s.adam_m, s.adam_v}) {
+    if (state == kNoBuffer) continue;
+    op.reads.push_back(state);
+    op.writes.push_back(state);
+  }
+}
+
+Plan ScheduleBuilder::finish(std::string name, std::string description) {
+  plan_.name = std::move(name);
+  plan_.description = std::move(description);
+  finalize_plan(plan_);
+  return std::move(plan_);
+}
+
+std::vector<std::size_t> every_k_checkpoints(std::size_t layers, std::size_t k) {
+  std::vector<std::size_t> checkpoints;
+  for (std::size_t layer = k - 1; layer + 1 < layers; layer += k) checkpoints.push_back(layer);
+  return checkpoints;
+}
+
+std::vector<std::size_t> sqrtn_checkpoints(std::size_t layers) {
+  // Chen et al.: about sqrt(n) segments of about sqrt(n) layers; lengths differ by at most one,
+  // the longer ones first, so the final segment (kept whole by the forward pass) is a short one.
+  const std::size_t segments =
+      std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(layers)))));
+  std::vector<std::size_t> checkpoints;
+  std::size_t end = 0;
+  for (std::size_t segment = 0; segment + 1 < segments; ++segment) {
+    end += layers / segments + (segment < layers % segments ? 1 : 0);
+    checkpoints.push_back(end - 1);
+  }
+  return checkpoints;
+}
+
+Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                              const std::vector<std::size_t>& checkpoints, std::string name,
+                              std::string description) {
+  const std::size_t n = chain.size();
+  std::vector<bool> is_checkpoint(n, false);
+  for (std::size_t layer : checkpoints) {
+    if (layer + 1 >= n) throw std::logic_error("checkpoint beyond the last hidden layer");
+    is_checkpoint[layer] = true;
+  }
+  const std::size_t final_segment_start = checkpoints.empty() ? 0 : checkpoints.back() + 1;
+
+  ScheduleBuilder builder(chain, model, context);
+  for (std::size_t layer = 0; layer < n; ++layer)
+    builder.forward(layer, OpKind::forward, is_checkpoint[layer] || layer >= final_segment_start);
+  builder.loss();
+  for (std::size_t layer = n; layer-- > final_segment_start;) builder.backward(layer);
+  for (std::size_t c = checkpoints.size(); c-- > 0;) {
+    const std::size_t end = checkpoints[c];  // the segment's last layer, kept by the first pass
+    const std::size_t start = c == 0 ? 0 : checkpoints[c - 1] + 1;
+    for (std::size_t layer = start; layer < end; ++layer) builder.forward(layer, OpKind::recompute, true);
+    for (std::size_t layer = end + 1; layer-- > start;) builder.backward(layer);
+  }
+  builder.update();
+  return builder.finish(std::move(name), std::move(description));
+}
+
+}  // namespace egc

@@ -1,0 +1,74 @@
+// Schedules: which plan a user asked for (PlanSpec), the builder that turns forward /
+// recompute / loss / backward / update decisions into ops with their buffers, and the
+// segmented (single-level checkpoint) schedules: none, sqrtn, every:K.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "planner/chain.h"
+#include "planner/model_spec.h"
+#include "planner/plan.h"
+
+namespace egc {
+
+enum class PlanKind { none, sqrtn, every };
+
+struct PlanSpec {
+  PlanKind kind = PlanKind::sqrtn;
+  std::size_t every = 0;  // K of every:K
+  std::string text;       // as written by the user
+};
+
+// "none", "sqrtn", "every:K" (K >= 1). Throws UsageError naming `flag` and the accepted plans.
+PlanSpec parse_plan(std::string_view text, std::string_view flag = "--plan");
+
+// Records ops in execution order and creates the buffers they touch. Every buffer instance is
+// written once and lives until its last reader, so whatever a schedule does not recompute, it
+// keeps: a schedule is fully described by the order of its forward, recompute and backward ops.
+class ScheduleBuilder {
+ public:
+  ScheduleBuilder(const Chain& chain, const ModelSpec& model, const StepContext& context);
+
+  // Runs `layer` forward from the latest instance of its input, making a new instance of its
+  // output; for GELU layers with keep_pre, also of its pre-activation (its backward needs it).
+  void forward(std::size_t layer, OpKind kind, bool keep_pre);
+  void loss();
+  // Needs the latest instances of the layer's input, of what its derivative needs and of the
+  // gradient of its output; throws std::logic_error naming what is missing.
+  void backward(std::size_t layer);
+  void update();
+
+  // Whether backward(layer) could run now without recomputing anything.
+  bool can_backward(std::size_t layer) const;
+
+  // Lifetimes, live bytes, arena offsets and totals; the builder is spent afterwards.
+  Plan finish(std::string name, std::string description);
+
+ private:
+  BufferId add_buffer(std::string name, BufferKind kind, std::size_t bytes, bool persistent, int layer);
+  BufferId add_op_buffer_for_layer(const char* prefix, std::size_t layer, BufferKind kind,
+                                   std::vector<int>& copies);
+  Op& add_op(OpKind kind, int layer);
+
+  Plan plan_;
+  std::vector<BufferId> output_;       // latest instance of each layer's output
+  std::vector<BufferId> pre_;          // latest instance of each layer's GELU pre-activation
+  std::vector<BufferId> grad_output_;  // gradient of each layer's output, once the loss exists
+  std::vector<int> output_copies_, pre_copies_;
+};
+
+// Checkpoint sets for segmented schedules: the layers (of 0..n-2) whose outputs the first
+// forward pass keeps. Layers after the last checkpoint form the final segment, kept whole.
+std::vector<std::size_t> sqrtn_checkpoints(std::size_t layers);
+std::vector<std::size_t> every_k_checkpoints(std::size_t layers, std::size_t k);
+
+// One forward pass keeping the checkpoints and the final segment; then, segment by segment
+// from the last, recompute the segment's layers from its input checkpoint and run its backward.
+Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                              const std::vector<std::size_t>& checkpoints, std::string name,
+                              std::string description);
+
+}  // namespace egc

@@ -1,0 +1,107 @@
+// Byte-size parsing and printing, overflow-checked arithmetic.
+#include "planner/units.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "planner/errors.h"
+
+namespace egc {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+[[noreturn]] void bad_size(std::string_view text, std::string_view flag, const char* why) {
+  throw UsageError(std::string(flag) + ": '" + std::string(text) + "' is not a size (" + why +
+                   "; accepted: bytes such as 1048576, or a number with a unit: KiB, MiB, GiB, "
+                   "TiB, KB, MB, GB, TB)");
+}
+
+}  // namespace
+
+std::size_t parse_size(std::string_view text, std::string_view flag) {
+  std::size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  const std::string number(text.substr(0, i));
+  std::string unit = lower(text.substr(i));
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  if (number.empty() || std::count(number.begin(), number.end(), '.') > 1 || number == ".")
+    bad_size(text, flag, "no number");
+  std::size_t multiplier = 1;
+  if (unit.empty() || unit == "b") multiplier = 1;
+  else if (unit == "kib" || unit == "k") multiplier = std::size_t{1} << 10;
+  else if (unit == "mib" || unit == "m") multiplier = std::size_t{1} << 20;
+  else if (unit == "gib" || unit == "g") multiplier = std::size_t{1} << 30;
+  else if (unit == "tib" || unit == "t") multiplier = std::size_t{1} << 40;
+  else if (unit == "kb") multiplier = 1000;
+  else if (unit == "mb") multiplier = 1000 * 1000;
+  else if (unit == "gb") multiplier = 1000 * 1000 * 1000;
+  else if (unit == "tb") multiplier = std::size_t{1000} * 1000 * 1000 * 1000;
+  else bad_size(text, flag, "unknown unit");
+
+  if (number.find('.') == std::string::npos) {
+    std::size_t value = 0;
+    for (char c : number) {
+      const std::size_t digit = static_cast<std::size_t>(c - '0');
+      if (value > (std::numeric_limits<std::size_t>::max() - digit) / 10)
+        bad_size(text, flag, "does not fit in 64 bits");
+      value = value * 10 + digit;
+    }
+    if (multiplier != 1 && value > std::numeric_limits<std::size_t>::max() / multiplier)
+      bad_size(text, flag, "does not fit in 64 bits");
+    return value * multiplier;
+  }
+  const long double value = std::strtold(number.c_str(), nullptr) * multiplier;
+  if (!(value < 18446744073709551615.0L)) bad_size(text, flag, "does not fit in 64 bits");
+  return static_cast<std::size_t>(std::llround(value));
+}
+
+std::size_t parse_positive(std::string_view text, std::string_view flag) {
+  std::size_t value = 0;
+  bool ok = !text.empty();
+  for (char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) { ok = false; break; }
+    const std::size_t digit = static_cast<std::size_t>(c - '0');
+    if (value > (std::numeric_limits<std::size_t>::max() - digit) / 10) { ok = false; break; }
+    value = value * 10 + digit;
+  }
+  if (!ok || value == 0)
+    throw UsageError(std::string(flag) + ": '" + std::string(text) +
+                     "' is not accepted (a positive whole number is)");
+  return value;
+}
+
+std::string format_bytes(std::size_t bytes) {
+  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  long double value = static_cast<long double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0L && unit < 6) { value /= 1024.0L; ++unit; }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2Lf %s", value, units[unit]);
+  return text;
+}
+
+std::size_t checked_mul(std::size_t a, std::size_t b, std::string_view what) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
+    throw UsageError(std::string(what) + ": " + std::to_string(a) + " x " + std::to_string(b) +
+                     " overflows 64 bits");
+  return a * b;
+}
+
+std::size_t checked_add(std::size_t a, std::size_t b, std::string_view what) {
+  if (b > std::numeric_limits<std::size_t>::max() - a)
+    throw UsageError(std::string(what) + ": " + std::to_string(a) + " + " + std::to_string(b) +
+                     " overflows 64 bits");
+  return a + b;
+}
+
+}  // namespace egc

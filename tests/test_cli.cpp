@@ -1,0 +1,80 @@
+// egc_train's command line: bad input gets one line naming the flag, exit code 2, no file.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(EGC_TRAIN_PATH) + " " + args + " 2>&1";
+  Result result;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe)) result.output += buffer.data();
+  const int status = pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+}  // namespace
+
+TEST_CASE("bad flags and values exit with 2 and name the flag") {
+  const std::string report = "test_cli_report.json";
+  std::remove(report.c_str());
+  const std::pair<const char*, const char*> cases[] = {
+      {"--plan bogus", "--plan"},
+      {"--plan every:0", "--plan"},
+      {"--plan every:x", "--plan"},
+      {"--layers 0", "--layers"},
+      {"--layers -3", "--layers"},
+      {"--width abc", "--width"},
+      {"--batch 0", "--batch"},
+      {"--widths 4,0,4", "--widths"},
+      {"--activation swish", "--activation"},
+      {"--optimizer lbfgs", "--optimizer"},
+      {"--schedule everything", "--schedule"},
+      {"--no-such-flag", "--no-such-flag"},
+      {"--width 4294967296 --batch 4294967296", "overflows 64 bits"},
+      {"--layers 3 --widths 4,4", "--widths"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const Result result = run(std::string("--dry-run --report ") + report + " " + args);
+    INFO(args << " -> " << result.output);
+    CHECK(result.code == 2);
+    CHECK(result.output.find(expected) != std::string::npos);
+    CHECK(!exists(report));
+  }
+}
+
+TEST_CASE("--dry-run prints the schedule and writes the report") {
+  const std::string report = "test_cli_dry_run.json";
+  std::remove(report.c_str());
+  const Result result = run("--dry-run --plan sqrtn --layers 16 --width 64 --batch 32 --report " + report);
+  INFO(result.output);
+  CHECK(result.code == 0);
+  CHECK(result.output.find("activation peak") != std::string::npos);
+  CHECK(result.output.find("arena") != std::string::npos);
+  CHECK(exists(report));
+  std::remove(report.c_str());
+}
+
+TEST_CASE("--help lists every flag") {
+  const Result result = run("--help");
+  CHECK(result.code == 0);
+  for (const char* flag : {"--plan", "--layers", "--width", "--widths", "--batch", "--in", "--out", "--activation",
+                           "--optimizer", "--dry-run", "--report", "--schedule"})
+    CHECK(result.output.find(flag) != std::string::npos);
+}

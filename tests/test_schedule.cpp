@@ -1,0 +1,207 @@
+// Schedules: plan parsing, exact lifetimes and offsets of a tiny step, invariants over many
+// random chains and every plan, and the sqrt(n) memory/recompute figures.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "planner/errors.h"
+#include "planner/make_plan.h"
+#include "planner/report.h"
+#include "planner/units.h"
+#include "plan_checks.h"
+
+using namespace egc;
+
+namespace {
+
+ModelSpec equal_model(std::size_t hidden, std::size_t width, std::size_t batch) {
+  ModelSpec model;
+  model.hidden_widths.assign(hidden, width);
+  model.batch = batch;
+  return model;
+}
+
+const Buffer& buffer_named(const Plan& plan, const std::string& name) {
+  for (const Buffer& b : plan.buffers)
+    if (b.name == name) return b;
+  FAIL("no buffer " << name);
+  return plan.buffers.front();
+}
+
+}  // namespace
+
+TEST_CASE("parse_plan accepts the documented plans and rejects the rest") {
+  CHECK(parse_plan("none").kind == PlanKind::none);
+  CHECK(parse_plan("sqrtn").kind == PlanKind::sqrtn);
+  const PlanSpec every = parse_plan("every:4");
+  CHECK(every.kind == PlanKind::every);
+  CHECK(every.every == 4);
+  for (const char* bad : {"", "sqrt", "every:", "every:0", "every:-1", "every:x", "every:3.5", "None"}) {
+    CAPTURE(bad);
+    try {
+      parse_plan(bad);
+      FAIL("accepted");
+    } catch (const UsageError& e) {
+      CHECK(std::string(e.what()).rfind("--plan", 0) == 0);
+    }
+  }
+}
+
+TEST_CASE("checkpoint sets") {
+  CHECK(every_k_checkpoints(10, 3) == std::vector<std::size_t>{2, 5, 8});
+  CHECK(every_k_checkpoints(10, 1).size() == 9);
+  CHECK(every_k_checkpoints(1, 1).empty());
+  CHECK(sqrtn_checkpoints(16) == std::vector<std::size_t>{3, 7, 11});
+  CHECK(sqrtn_checkpoints(17) == std::vector<std::size_t>{4, 8, 12});
+  CHECK(sqrtn_checkpoints(1).empty());
+  CHECK(sqrtn_checkpoints(2).empty());  // round(sqrt 2) = 1 segment
+}
+
+TEST_CASE("a one-hidden-layer step: exact ops, lifetimes and offsets") {
+  ModelSpec model = equal_model(1, 4, 2);
+  const Plan plan = make_plan(model, StepContext{}, parse_plan("none"));
+  REQUIRE(plan.ops.size() == 6);
+  const OpKind kinds[] = {OpKind::forward, OpKind::forward, OpKind::loss,
+                          OpKind::backward, OpKind::backward, OpKind::update};
+  for (std::size_t i = 0; i < 6; ++i) CHECK(plan.ops[i].kind == kinds[i]);
+  CHECK(buffer_named(plan, "params").bytes == (4 * 1 + 4 + 1 * 4 + 1) * 4);
+  const Buffer& act0 = buffer_named(plan, "act.0");
+  const Buffer& act1 = buffer_named(plan, "act.1");
+  const Buffer& grad1 = buffer_named(plan, "grad_act.1");
+  const Buffer& grad0 = buffer_named(plan, "grad_act.0");
+  CHECK(act0.bytes == 2 * 4 * 4);
+  CHECK(act1.bytes == 2 * 1 * 4);
+  CHECK((act0.first_op == 0 && act0.last_op == 4));   // relu: backward of layer 0 reads its output
+  CHECK((act1.first_op == 1 && act1.last_op == 2));   // the prediction dies at the loss
+  CHECK((grad1.first_op == 2 && grad1.last_op == 3));
+  CHECK((grad0.first_op == 3 && grad0.last_op == 4));
+  // 7 persistent buffers of one unit each (params, grads, velocity, batch indices/inputs/targets, loss).
+  CHECK(act0.offset == 7 * 256);
+  CHECK(act1.offset == 8 * 256);
+  CHECK(grad1.offset == 9 * 256);
+  CHECK(grad0.offset == 8 * 256);  // reuses the prediction's space
+  CHECK(plan.arena_bytes == 10 * 256);
+  CHECK(plan.live_peak_bytes == 10 * 256);
+  CHECK(plan.activation_peak_bytes == 3 * 256);
+  egc::testing::check_plan_invariants(plan);
+}
+
+TEST_CASE("GELU keeps the pre-activation for backward; recompute segments rebuild it") {
+  ModelSpec model = equal_model(6, 8, 4);
+  model.activation = Activation::gelu;
+  const Plan plan = make_plan(model, StepContext{}, parse_plan("every:3"));
+  egc::testing::check_plan_invariants(plan);
+  // Checkpoint layer 2 keeps output and pre-activation through the forward pass; layer 0 keeps neither.
+  CHECK(buffer_named(plan, "pre.2").last_op > plan.loss_op());
+  CHECK(buffer_named(plan, "act.0").last_op == 1);
+  CHECK(buffer_named(plan, "act.0.r1").first_op > plan.loss_op());
+  CHECK(buffer_named(plan, "pre.0").first_op > plan.loss_op());  // only made by the recompute
+  CHECK(plan.recomputed_forwards == 4);                           // layers 0,1 and 3,4
+}
+
+TEST_CASE("every:1 is none; recompute counts and checkpoints") {
+  const ModelSpec model = equal_model(9, 16, 8);
+  const Plan none = make_plan(model, StepContext{}, parse_plan("none"));
+  const Plan every1 = make_plan(model, StepContext{}, parse_plan("every:1"));
+  CHECK(none.ops.size() == every1.ops.size());
+  CHECK(none.arena_bytes == every1.arena_bytes);
+  CHECK(none.recomputed_forwards == 0);
+  CHECK(none.checkpoints.size() == 9);
+  const Plan every5 = make_plan(model, StepContext{}, parse_plan("every:5"));
+  CHECK(every5.checkpoints == std::vector<std::size_t>{4, 5, 6, 7, 8});  // checkpoint 4, final segment 5-9
+  CHECK(every5.recomputed_forwards == 4);
+}
+
+TEST_CASE("random chains, every plan: invariants; arena at the lower bound for equal widths") {
+  std::mt19937_64 rng(20261127);
+  double worst_unequal = 1.0;
+  std::string worst_case;
+  std::size_t equal_cases = 0, unequal_cases = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    // Mostly small chains, some deep ones, up to 300 layers (hidden + output).
+    const std::size_t depth = trial % 10 == 0 ? 150 + rng() % 151 : 1 + rng() % 40;
+    const bool equal = trial % 2 == 0;
+    ModelSpec model;
+    model.in_features = 1 + rng() % 7;
+    model.out_features = 1 + rng() % 5;
+    model.batch = 1 + rng() % 300;
+    model.activation = static_cast<Activation>(1 + rng() % 3);
+    model.optimizer = rng() % 2 ? Optimizer::adam : Optimizer::sgd;
+    model.sgd_momentum = rng() % 2;
+    const std::size_t width = 1 + rng() % 200;
+    model.hidden_widths.clear();
+    for (std::size_t i = 0; i + 1 < depth; ++i) model.hidden_widths.push_back(equal ? width : 1 + rng() % 300);
+    StepContext context;
+    context.dataset_rows = rng() % 3 ? 1000 : 0;
+    context.workspace_bytes = rng() % 2 ? 4096 + rng() % 10000 : 0;
+    const std::size_t k = 1 + rng() % std::max<std::size_t>(1, depth);
+    for (const std::string& plan_text : {std::string("none"), std::string("sqrtn"), "every:" + std::to_string(k),
+                                        std::string("every:2")}) {
+      const Plan plan = make_plan(model, context, parse_plan(plan_text));
+      const std::string label = "depth " + std::to_string(depth) + (equal ? " equal" : " unequal") + " batch " +
+                                std::to_string(model.batch) + " " + to_string(model.activation) + " " + plan_text;
+      INFO(label);
+      egc::testing::check_plan_invariants(plan);
+      if (equal) {
+        ++equal_cases;
+        CHECK(plan.arena_bytes == plan.live_peak_bytes);
+      } else {
+        ++unequal_cases;
+        const double ratio = static_cast<double>(plan.arena_bytes) / plan.live_peak_bytes;
+        CHECK(ratio <= 1.05);
+        if (ratio > worst_unequal) {
+          worst_unequal = ratio;
+          worst_case = label;
+        }
+      }
+    }
+  }
+  MESSAGE("checked " << equal_cases << " equal-width and " << unequal_cases
+                     << " unequal-width plans; worst unequal arena / lower bound = " << worst_unequal
+                     << (worst_case.empty() ? "" : " (" + worst_case + ")"));
+}
+
+TEST_CASE("sqrt(n): activation peak and recomputation against keeping everything") {
+  for (std::size_t n : {16, 64, 256}) {
+    // n equal layers in the chain: n-1 hidden layers of width 512 and the output layer.
+    const ModelSpec model = equal_model(n - 1, 512, 256);
+    const Plan none = make_plan(model, StepContext{}, parse_plan("none"));
+    const Plan sqrtn = make_plan(model, StepContext{}, parse_plan("sqrtn"));
+    const double ratio = static_cast<double>(sqrtn.activation_peak_bytes) / none.activation_peak_bytes;
+    MESSAGE("n = " << n << ": activation peak none " << format_bytes(none.activation_peak_bytes) << ", sqrtn "
+                   << format_bytes(sqrtn.activation_peak_bytes) << " (ratio " << ratio << "); sqrtn recomputes "
+                   << sqrtn.recomputed_forwards << " layer forwards (n - sqrt(n) = "
+                   << n - static_cast<std::size_t>(std::sqrt(static_cast<double>(n))) << "), arena none "
+                   << format_bytes(none.arena_bytes) << ", sqrtn " << format_bytes(sqrtn.arena_bytes));
+    CHECK(sqrtn.recomputed_forwards <= n - static_cast<std::size_t>(std::sqrt(static_cast<double>(n))));
+    if (n >= 64) CHECK(ratio <= 1.0 / 3.0);
+    CHECK(sqrtn.arena_bytes < none.arena_bytes);
+  }
+}
+
+TEST_CASE("sizes whose byte counts overflow 64 bits are rejected") {
+  ModelSpec model = equal_model(4, 1ull << 31, 1ull << 31);
+  CHECK_THROWS_AS(make_plan(model, StepContext{}, parse_plan("sqrtn")), UsageError);
+  model = equal_model(4, 8, 0);
+  CHECK_THROWS_AS(make_plan(model, StepContext{}, parse_plan("sqrtn")), UsageError);
+}
+
+TEST_CASE("the JSON report holds the documented fields") {
+  const Plan plan = make_plan(equal_model(5, 32, 16), StepContext{1000, 0}, parse_plan("sqrtn"));
+  const nlohmann::json json = plan_to_json(plan);
+  for (const char* field : {"name", "checkpoints", "recomputed_forwards", "recompute_flops", "arena_bytes",
+                            "activation_peak_bytes", "live_peak_bytes", "breakdown", "buffers", "ops"})
+    CHECK(json.contains(field));
+  CHECK(json["buffers"].size() == plan.buffers.size());
+  for (const auto& buffer : json["buffers"])
+    for (const char* field : {"name", "kind", "bytes", "offset", "first_op", "last_op"}) CHECK(buffer.contains(field));
+  for (const auto& op : json["ops"]) {
+    for (const char* field : {"index", "kind", "layer", "reads", "writes", "live_bytes"}) CHECK(op.contains(field));
+    const std::string kind = op["kind"];
+    CHECK((kind == "forward" || kind == "recompute" || kind == "loss" || kind == "backward" || kind == "update"));
+  }
+  for (const char* kind : {"parameters", "gradients", "optimizer_state", "activations", "workspace", "data"})
+    CHECK(json["breakdown"].contains(kind));
+}
