@@ -1,0 +1,82 @@
+// Backend: the ops one MLP training step needs, on one device. Two implementations: cpu (the
+// reference: plain, obviously correct) and cuda (kernels/ + cuBLAS + CUB). All tensors are
+// float32, row-major, and live in memory the backend allocated; calls may be asynchronous.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "planner/chain.h"
+#include "planner/model_spec.h"
+
+namespace egc {
+
+enum class DeviceKind { cpu, cuda };
+
+struct SgdSettings {
+  float lr = 0.01f;
+  float momentum = 0.9f;  // 0: no velocity buffer
+};
+
+struct AdamSettings {
+  float lr = 0.001f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual DeviceKind device() const = 0;
+  virtual std::string description() const = 0;  // "cpu (reference)", "cuda: NVIDIA H200 (sm_90)"
+
+  // Scratch the backend needs inside the arena for this chain (cuBLAS workspace, CUB
+  // temporary storage); becomes the plan's workspace buffer. 0 on the CPU.
+  virtual std::size_t workspace_bytes(const Chain& chain) const = 0;
+  // Hands the backend its workspace slice of the arena (called once after allocation).
+  virtual void bind_workspace(void* workspace, std::size_t bytes) = 0;
+
+  // Device memory. allocate() never returns nullptr: it throws std::runtime_error (or
+  // std::bad_alloc) with the byte count when memory is short.
+  virtual void* allocate(std::size_t bytes) = 0;
+  virtual void release(void* pointer) noexcept = 0;
+  virtual void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) = 0;
+  virtual void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) = 0;
+  virtual void synchronize() = 0;
+  // Free device memory as the device reports it (cudaMemGetInfo); nullopt on the CPU.
+  virtual std::optional<std::size_t> device_free_bytes() = 0;
+
+  // C[m x n] = op(A) op(B) + beta C, with op(X) = X or X^T; A is m x k after op, B is k x n.
+  // Row-major, leading dimensions are the stored row lengths.
+  virtual void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                    const float* a, const float* b, float beta, float* c) = 0;
+  // out[rows x cols] holds X W^T. Adds the bias to every row, then applies the activation.
+  // With pre != nullptr, pre receives the pre-activation (X W^T + b) as well.
+  virtual void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
+                                       std::size_t cols, Activation activation) = 0;
+  // grad[rows x cols] *= activation'(saved), in place; saved is the layer's output (relu, tanh)
+  // or its pre-activation (GELU); nothing for identity.
+  virtual void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
+                                   Activation activation) = 0;
+  // bias_grad[cols] = column sums of grad[rows x cols], added to bias_grad when accumulate.
+  virtual void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
+                             bool accumulate) = 0;
+  // loss[0] = mean of (pred - target)^2 over rows x cols (torch.nn.MSELoss);
+  // grad = scale * 2 (pred - target) / (rows x cols), the gradient of scale * loss.
+  virtual void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
+                        std::size_t cols, float scale) = 0;
+  // One fused sweep over all `count` parameters.
+  virtual void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
+                          const SgdSettings& settings) = 0;
+  virtual void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
+                           const AdamSettings& settings, std::size_t step) = 0;
+  // destination[r, :] = source[indices[r], :] for r < rows; rows of `cols` floats.
+  virtual void gather_rows(const float* source, const std::uint32_t* indices, float* destination,
+                           std::size_t rows, std::size_t cols) = 0;
+};
+
+}  // namespace egc

@@ -1,0 +1,27 @@
+// Choosing and creating a Backend: --device auto|cpu|cuda.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "runtime/backend.h"
+
+namespace egc {
+
+enum class DeviceChoice { automatic, cpu, cuda };
+DeviceChoice parse_device(std::string_view text, std::string_view flag = "--device");
+
+struct BackendOptions {
+  bool tf32 = false;    // CUDA: allow TF32 tensor-core math in GEMMs (off: exact float32)
+  int cuda_device = 0;
+};
+
+// Whether this build has the CUDA backend and a CUDA device is present; `why` says why not.
+bool cuda_available(std::string* why);
+
+// automatic: CUDA when available, else the CPU. cuda without a device or without CUDA in the
+// build: UsageError naming --device and the reason.
+std::unique_ptr<Backend> make_backend(DeviceChoice choice, const BackendOptions& options);
+
+}  // namespace egc
