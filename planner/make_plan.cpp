@@ -4,12 +4,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "planner/auto_plan.h"
+#include "planner/budget.h"
 #include "planner/chain.h"
+#include "planner/chen_greedy.h"
+#include "planner/errors.h"
+#include "planner/units.h"
 
 namespace egc {
+namespace {
 
-Plan make_plan(const ModelSpec& model, const StepContext& context, const PlanSpec& spec) {
-  const Chain chain = build_chain(model);
+Plan plan_for(const Chain& chain, const ModelSpec& model, const StepContext& context, const PlanSpec& spec) {
   const std::size_t n = chain.size();
   switch (spec.kind) {
     case PlanKind::none: {
@@ -29,8 +34,23 @@ Plan make_plan(const ModelSpec& model, const StepContext& context, const PlanSpe
       return build_segmented_schedule(chain, model, context, every_k_checkpoints(n, spec.every), spec.text,
                                       "a kept activation every " + std::to_string(spec.every) +
                                           " layers; the layers between recomputed before their backward");
+    case PlanKind::budget: return build_budget_plan(chain, model, context, spec.budget_bytes, spec.text);
+    case PlanKind::chen_greedy: return build_chen_greedy_plan(chain, model, context, spec);
+    case PlanKind::automatic: return build_auto_plan(chain, model, context);
   }
   throw std::logic_error("make_plan: unknown plan kind");
+}
+
+}  // namespace
+
+Plan make_plan(const ModelSpec& model, const StepContext& context, const PlanSpec& spec) {
+  const Chain chain = build_chain(model);
+  Plan plan = plan_for(chain, model, context, spec);
+  if (context.memory_limit_source == MemoryLimitSource::user && plan.arena_bytes > context.memory_limit_bytes)
+    throw UsageError("--max-memory " + format_bytes(context.memory_limit_bytes) + ": plan '" + spec.text +
+                     "' needs an arena of " + format_bytes(plan.arena_bytes) + " (" + std::to_string(plan.arena_bytes) +
+                     " B), more than the limit (--plan auto picks the fastest plan that fits)");
+  return plan;
 }
 
 }  // namespace egc

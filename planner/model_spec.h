@@ -26,10 +26,16 @@ struct ModelSpec {
   bool sgd_momentum = true;  // SGD keeps a velocity buffer only when momentum != 0
 };
 
-// What the runtime must also place in the arena for one training step.
+// Where a memory limit for the arena comes from: --max-memory (used as given) or the device's
+// free memory (the planner keeps a margin below it; see planner/auto_plan.h).
+enum class MemoryLimitSource { none, user, device };
+
+// What the runtime must also place in the arena for one training step, and how much it may take.
 struct StepContext {
   std::size_t dataset_rows = 0;     // samples resident in the arena (training + evaluation)
   std::size_t workspace_bytes = 0;  // backend scratch: cuBLAS workspace, CUB temporary storage
+  std::size_t memory_limit_bytes = 0;  // the arena's limit (--plan auto plans within it)
+  MemoryLimitSource memory_limit_source = MemoryLimitSource::none;
 };
 
 const char* to_string(Activation activation);

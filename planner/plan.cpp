@@ -44,7 +44,7 @@ std::size_t Plan::loss_op() const {
   throw std::logic_error("plan has no loss op");
 }
 
-void finalize_plan(Plan& plan) {
+void finalize_plan(Plan& plan, Offsets offsets) {
   compute_lifetimes(plan);
   std::size_t total = 0;
   for (const Buffer& buffer : plan.buffers) total = checked_add(total, buffer.footprint, "bytes of the plan");
@@ -57,10 +57,16 @@ void finalize_plan(Plan& plan) {
   plan.activation_peak_bytes =
       peak(live_bytes_per_op(plan, [](const Buffer& buffer) { return counts_as_activation(buffer.kind); }));
 
-  const ArenaLayout layout = assign_offsets(usage_records(plan));
-  for (std::size_t id = 0; id < plan.buffers.size(); ++id) plan.buffers[id].offset = layout.offsets[id];
-  plan.arena_bytes = layout.arena_bytes;
-  plan.layout_strategy = layout.strategy;
+  if (offsets == Offsets::assign) {
+    const ArenaLayout layout = assign_offsets(usage_records(plan));
+    for (std::size_t id = 0; id < plan.buffers.size(); ++id) plan.buffers[id].offset = layout.offsets[id];
+    plan.arena_bytes = layout.arena_bytes;
+    plan.layout_strategy = layout.strategy;
+  } else {
+    for (Buffer& buffer : plan.buffers) buffer.offset = 0;
+    plan.arena_bytes = plan.live_peak_bytes;
+    plan.layout_strategy = "not assigned (measured only)";
+  }
 
   plan.breakdown = {};
   for (const Buffer& buffer : plan.buffers) {

@@ -115,8 +115,13 @@ struct Plan {
 
 namespace egc {
 
-// Derives everything after the ops: lifetimes, live bytes, arena offsets, checkpoints,
-// recompute counts and the breakdown. Called once by ScheduleBuilder::finish.
-void finalize_plan(Plan& plan);
+// Whether finalize_plan assigns arena offsets (the costly part) or only measures lifetimes and
+// totals: candidate schedules that are only compared need no offsets, the chosen plan does.
+enum class Offsets { assign, skip };
+
+// Derives everything after the ops: lifetimes, live bytes, arena offsets (with skip: all 0 and
+// arena_bytes = live_peak_bytes), checkpoints, recompute counts and the breakdown. Called once
+// by ScheduleBuilder::finish.
+void finalize_plan(Plan& plan, Offsets offsets = Offsets::assign);
 
 }  // namespace egc

@@ -1,4 +1,4 @@
-// ScheduleBuilder and the segmented schedules (none, sqrtn, every:K).
+// Plan parsing, ScheduleBuilder, replaying a call list, and the segmented schedules (none, sqrtn, every:K).
 #include "planner/schedule.h"
 
 #include <algorithm>
@@ -10,18 +10,53 @@
 
 namespace egc {
 
+namespace {
+
+constexpr const char* kAcceptedPlans =
+    "accepted: none, sqrtn, every:K with K >= 1, budget:SIZE, chen-greedy, chen-greedy:SIZE, auto; "
+    "SIZE in bytes or with a unit, such as 512MiB";
+
+// The SIZE of "<prefix>SIZE"; a bad size names the flag and lists every accepted plan.
+std::size_t plan_size(std::string_view text, std::size_t prefix, std::string_view flag) {
+  try {
+    return parse_size(text.substr(prefix), std::string(flag) + " " + std::string(text.substr(0, prefix)) + "SIZE");
+  } catch (const UsageError& e) {
+    throw UsageError(std::string(e.what()) + "; " + kAcceptedPlans);
+  }
+}
+
+}  // namespace
+
 PlanSpec parse_plan(std::string_view text, std::string_view flag) {
   PlanSpec spec;
   spec.text = std::string(text);
+  auto starts_with = [&](std::string_view prefix) { return text.rfind(prefix, 0) == 0; };
   if (text == "none") { spec.kind = PlanKind::none; return spec; }
   if (text == "sqrtn") { spec.kind = PlanKind::sqrtn; return spec; }
-  if (text.rfind("every:", 0) == 0) {
+  if (text == "auto") { spec.kind = PlanKind::automatic; return spec; }
+  if (text == "chen-greedy") { spec.kind = PlanKind::chen_greedy; return spec; }
+  if (starts_with("every:")) {
     spec.kind = PlanKind::every;
-    spec.every = parse_positive(text.substr(6), std::string(flag) + " every:K (K)");
+    try {
+      spec.every = parse_positive(text.substr(6), std::string(flag) + " every:K (K)");
+    } catch (const UsageError& e) {
+      throw UsageError(std::string(e.what()) + "; " + kAcceptedPlans);
+    }
     return spec;
   }
-  throw UsageError(std::string(flag) + ": unknown plan '" + std::string(text) +
-                   "' (accepted: none, sqrtn, every:K with K >= 1)");
+  if (starts_with("budget:")) {
+    spec.kind = PlanKind::budget;
+    spec.budget_bytes = plan_size(text, 7, flag);
+    spec.has_budget = true;
+    return spec;
+  }
+  if (starts_with("chen-greedy:")) {
+    spec.kind = PlanKind::chen_greedy;
+    spec.budget_bytes = plan_size(text, 12, flag);
+    spec.has_budget = true;
+    return spec;
+  }
+  throw UsageError(std::string(flag) + ": unknown plan '" + std::string(text) + "' (" + kAcceptedPlans + ")");
 }
 
 ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, const StepContext& context)
@@ -187,11 +222,28 @@ void ScheduleBuilder::update() {
   }
 }
 
-Plan ScheduleBuilder::finish(std::string name, std::string description) {
+Plan ScheduleBuilder::finish(std::string name, std::string description, Offsets offsets) {
   plan_.name = std::move(name);
   plan_.description = std::move(description);
-  finalize_plan(plan_);
+  finalize_plan(plan_, offsets);
   return std::move(plan_);
+}
+
+Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                    const std::vector<ScheduleCall>& calls, std::string name, std::string description,
+                    Offsets offsets) {
+  ScheduleBuilder builder(chain, model, context);
+  for (const ScheduleCall& call : calls) {
+    switch (call.kind) {
+      case OpKind::forward:
+      case OpKind::recompute: builder.forward(call.layer, call.kind, call.keep_pre); break;
+      case OpKind::loss: builder.loss(); break;
+      case OpKind::backward: builder.backward(call.layer); break;
+      case OpKind::update: throw std::logic_error("build_schedule: the update is added after the calls");
+    }
+  }
+  builder.update();
+  return builder.finish(std::move(name), std::move(description), offsets);
 }
 
 std::vector<std::size_t> every_k_checkpoints(std::size_t layers, std::size_t k) {
@@ -214,9 +266,7 @@ std::vector<std::size_t> sqrtn_checkpoints(std::size_t layers) {
   return checkpoints;
 }
 
-Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
-                              const std::vector<std::size_t>& checkpoints, std::string name,
-                              std::string description) {
+std::vector<ScheduleCall> segmented_calls(const Chain& chain, const std::vector<std::size_t>& checkpoints) {
   const std::size_t n = chain.size();
   std::vector<bool> is_checkpoint(n, false);
   for (std::size_t layer : checkpoints) {
@@ -225,19 +275,25 @@ Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const 
   }
   const std::size_t final_segment_start = checkpoints.empty() ? 0 : checkpoints.back() + 1;
 
-  ScheduleBuilder builder(chain, model, context);
+  std::vector<ScheduleCall> calls;
   for (std::size_t layer = 0; layer < n; ++layer)
-    builder.forward(layer, OpKind::forward, is_checkpoint[layer] || layer >= final_segment_start);
-  builder.loss();
-  for (std::size_t layer = n; layer-- > final_segment_start;) builder.backward(layer);
+    calls.push_back({OpKind::forward, layer, is_checkpoint[layer] || layer >= final_segment_start});
+  calls.push_back({OpKind::loss, 0, false});
+  for (std::size_t layer = n; layer-- > final_segment_start;) calls.push_back({OpKind::backward, layer, false});
   for (std::size_t c = checkpoints.size(); c-- > 0;) {
     const std::size_t end = checkpoints[c];  // the segment's last layer, kept by the first pass
     const std::size_t start = c == 0 ? 0 : checkpoints[c - 1] + 1;
-    for (std::size_t layer = start; layer < end; ++layer) builder.forward(layer, OpKind::recompute, true);
-    for (std::size_t layer = end + 1; layer-- > start;) builder.backward(layer);
+    for (std::size_t layer = start; layer < end; ++layer) calls.push_back({OpKind::recompute, layer, true});
+    for (std::size_t layer = end + 1; layer-- > start;) calls.push_back({OpKind::backward, layer, false});
   }
-  builder.update();
-  return builder.finish(std::move(name), std::move(description));
+  return calls;
+}
+
+Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                              const std::vector<std::size_t>& checkpoints, std::string name,
+                              std::string description, Offsets offsets) {
+  return build_schedule(chain, model, context, segmented_calls(chain, checkpoints), std::move(name),
+                        std::move(description), offsets);
 }
 
 }  // namespace egc

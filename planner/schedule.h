@@ -1,6 +1,6 @@
 // Schedules: which plan a user asked for (PlanSpec), the builder that turns forward /
-// recompute / loss / backward / update decisions into ops with their buffers, and the
-// segmented (single-level checkpoint) schedules: none, sqrtn, every:K.
+// recompute / loss / backward / update decisions into ops with their buffers, a schedule as a
+// list of those decisions, and the segmented (single-level checkpoint) schedules: none, sqrtn, every:K.
 #pragma once
 
 #include <cstddef>
@@ -14,15 +14,18 @@
 
 namespace egc {
 
-enum class PlanKind { none, sqrtn, every };
+enum class PlanKind { none, sqrtn, every, budget, chen_greedy, automatic };
 
 struct PlanSpec {
   PlanKind kind = PlanKind::sqrtn;
-  std::size_t every = 0;  // K of every:K
-  std::string text;       // as written by the user
+  std::size_t every = 0;         // K of every:K
+  std::size_t budget_bytes = 0;  // SIZE of budget:SIZE and chen-greedy:SIZE
+  bool has_budget = false;       // chen-greedy:SIZE rather than chen-greedy
+  std::string text;              // as written by the user
 };
 
-// "none", "sqrtn", "every:K" (K >= 1). Throws UsageError naming `flag` and the accepted plans.
+// "none", "sqrtn", "every:K" (K >= 1), "budget:SIZE", "chen-greedy", "chen-greedy:SIZE", "auto"
+// (SIZE as parse_size reads it). Throws UsageError naming `flag` and listing every accepted plan.
 PlanSpec parse_plan(std::string_view text, std::string_view flag = "--plan");
 
 // Records ops in execution order and creates the buffers they touch. Every buffer instance is
@@ -44,8 +47,9 @@ class ScheduleBuilder {
   // Whether backward(layer) could run now without recomputing anything.
   bool can_backward(std::size_t layer) const;
 
-  // Lifetimes, live bytes, arena offsets and totals; the builder is spent afterwards.
-  Plan finish(std::string name, std::string description);
+  // Lifetimes, live bytes, arena offsets (unless skipped: all 0, arena_bytes = live_peak_bytes)
+  // and totals; the builder is spent afterwards.
+  Plan finish(std::string name, std::string description, Offsets offsets = Offsets::assign);
 
  private:
   BufferId add_buffer(std::string name, BufferKind kind, std::size_t bytes, bool persistent, int layer);
@@ -60,6 +64,19 @@ class ScheduleBuilder {
   std::vector<int> output_copies_, pre_copies_;
 };
 
+// One ScheduleBuilder decision. A schedule is its list of calls (the final update is implied).
+struct ScheduleCall {
+  OpKind kind = OpKind::forward;  // forward, recompute, loss or backward
+  std::size_t layer = 0;          // unused for loss
+  bool keep_pre = false;          // forward/recompute: keep the GELU pre-activation
+};
+
+// Replays `calls` into a ScheduleBuilder, adds the update and finishes the plan. Throws
+// std::logic_error for a call sequence the builder rejects.
+Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                    const std::vector<ScheduleCall>& calls, std::string name, std::string description,
+                    Offsets offsets = Offsets::assign);
+
 // Checkpoint sets for segmented schedules: the layers (of 0..n-2) whose outputs the first
 // forward pass keeps. Layers after the last checkpoint form the final segment, kept whole.
 std::vector<std::size_t> sqrtn_checkpoints(std::size_t layers);
@@ -67,8 +84,9 @@ std::vector<std::size_t> every_k_checkpoints(std::size_t layers, std::size_t k);
 
 // One forward pass keeping the checkpoints and the final segment; then, segment by segment
 // from the last, recompute the segment's layers from its input checkpoint and run its backward.
+std::vector<ScheduleCall> segmented_calls(const Chain& chain, const std::vector<std::size_t>& checkpoints);
 Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
                               const std::vector<std::size_t>& checkpoints, std::string name,
-                              std::string description);
+                              std::string description, Offsets offsets = Offsets::assign);
 
 }  // namespace egc

@@ -38,13 +38,29 @@ TEST_CASE("parse_plan accepts the documented plans and rejects the rest") {
   const PlanSpec every = parse_plan("every:4");
   CHECK(every.kind == PlanKind::every);
   CHECK(every.every == 4);
-  for (const char* bad : {"", "sqrt", "every:", "every:0", "every:-1", "every:x", "every:3.5", "None"}) {
+  const PlanSpec budget = parse_plan("budget:512MiB");
+  CHECK(budget.kind == PlanKind::budget);
+  CHECK(budget.budget_bytes == std::size_t{512} << 20);
+  CHECK(parse_plan("budget:1073741824").budget_bytes == std::size_t{1} << 30);
+  CHECK(parse_plan("auto").kind == PlanKind::automatic);
+  const PlanSpec chen = parse_plan("chen-greedy");
+  CHECK(chen.kind == PlanKind::chen_greedy);
+  CHECK(!chen.has_budget);
+  const PlanSpec chen_within = parse_plan("chen-greedy:2GiB");
+  CHECK(chen_within.has_budget);
+  CHECK(chen_within.budget_bytes == std::size_t{2} << 30);
+  for (const char* bad : {"", "sqrt", "every:", "every:0", "every:-1", "every:x", "every:3.5", "None", "budget",
+                          "budget:", "budget:-1", "budget:12XB", "budget:1.2.3GiB", "Auto", "auto:1GiB",
+                          "chen-greedy:", "chen-greedy:x", "chen", "budget:18446744073709551616"}) {
     CAPTURE(bad);
     try {
       parse_plan(bad);
       FAIL("accepted");
     } catch (const UsageError& e) {
-      CHECK(std::string(e.what()).rfind("--plan", 0) == 0);
+      const std::string message = e.what();
+      CHECK(message.rfind("--plan", 0) == 0);
+      for (const char* plan : {"none", "sqrtn", "every:K", "budget:SIZE", "chen-greedy", "chen-greedy:SIZE", "auto"})
+        CHECK(message.find(plan) != std::string::npos);
     }
   }
 }

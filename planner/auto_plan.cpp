@@ -1,0 +1,90 @@
+// --plan auto: choose between keeping everything and the budget plan by the arena's limit.
+#include "planner/auto_plan.h"
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "planner/budget.h"
+#include "planner/errors.h"
+#include "planner/schedule.h"
+#include "planner/units.h"
+
+namespace egc {
+namespace {
+
+std::string percent_of(std::size_t part, std::size_t whole) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / whole);
+  return text;
+}
+
+// Bytes alive at every op: everything but activations and their gradients.
+std::size_t persistent_bytes(const Plan& plan) {
+  std::size_t bytes = 0;
+  for (const Buffer& buffer : plan.buffers)
+    if (!counts_as_activation(buffer.kind)) bytes += buffer.footprint;
+  return bytes;
+}
+
+}  // namespace
+
+std::size_t memory_margin(const StepContext& context) {
+  if (context.memory_limit_source != MemoryLimitSource::device) return 0;
+  return std::max(kDeviceMarginMinimumBytes, context.memory_limit_bytes / 100 * kDeviceMarginPercent);
+}
+
+Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepContext& context) {
+  if (context.memory_limit_source == MemoryLimitSource::none)
+    throw UsageError("--plan auto: no memory limit to plan for: give --max-memory SIZE");
+  const std::size_t margin = memory_margin(context);
+  const std::size_t available = context.memory_limit_bytes > margin ? context.memory_limit_bytes - margin : 0;
+  const std::string limit_text =
+      context.memory_limit_source == MemoryLimitSource::user
+          ? "--max-memory " + format_bytes(context.memory_limit_bytes)
+          : "device free " + format_bytes(context.memory_limit_bytes) + " less a margin of " + format_bytes(margin);
+
+  std::vector<std::size_t> all;
+  for (std::size_t layer = 0; layer + 1 < chain.size(); ++layer) all.push_back(layer);
+  Plan none = build_segmented_schedule(chain, model, context, all, "auto", "");
+  if (none.arena_bytes <= available) {
+    none.description = "auto: none fits (arena " + format_bytes(none.arena_bytes) + " within " +
+                       format_bytes(available) + ", " + limit_text + "); nothing is recomputed";
+    return none;
+  }
+
+  BudgetPlanner planner(chain);
+  const std::size_t fixed = persistent_bytes(none);
+  const std::size_t smallest_peak = planner.min_activation_peak();
+  auto smallest_arena_error = [&]() {
+    const std::optional<BudgetSchedule> smallest = planner.solve(smallest_peak);
+    const Plan plan = build_schedule(chain, model, context, smallest->calls, "auto", "");
+    return UsageError("--plan auto: no plan fits in " + format_bytes(available) + " (" + std::to_string(available) +
+                      " B available: " + limit_text + "); the smallest arena needs " + format_bytes(plan.arena_bytes) +
+                      " (" + std::to_string(plan.arena_bytes) + " B), at the smallest activation peak " +
+                      format_bytes(smallest_peak));
+  };
+  if (available < fixed + smallest_peak) throw smallest_arena_error();
+  // The arena is the persistent bytes plus the activation peak, and a layout gap where the
+  // offsets do not reach the lower bound (unequal widths): lower the budget by the gap and re-plan.
+  std::size_t budget = available - fixed;
+  for (int attempt = 0; attempt < 32 && budget >= smallest_peak; ++attempt) {
+    const std::optional<BudgetSchedule> schedule = planner.solve(budget);
+    Plan plan = build_schedule(chain, model, context, schedule->calls, "auto", "");
+    if (plan.arena_bytes <= available) {
+      plan.description = "auto: none needs " + format_bytes(none.arena_bytes) + ", more than " +
+                         format_bytes(available) + " (" + limit_text + "); budget:" +
+                         format_bytes(schedule->activation_peak_bytes) + " (arena " + format_bytes(plan.arena_bytes) +
+                         ") recomputes " + percent_of(plan.recompute_flops, plan.forward_flops) +
+                         " of a forward pass, the least within an activation budget of " + format_bytes(budget);
+      return plan;
+    }
+    const std::size_t over = plan.arena_bytes - available;
+    if (over >= budget) break;
+    budget -= over;
+  }
+  throw smallest_arena_error();
+}
+
+}  // namespace egc

@@ -1,0 +1,79 @@
+// Memory-budget plans: among the persistent multi-level checkpoint schedules of the chain, the
+// one with the least recomputation (forward FLOPs) whose activation peak fits a byte budget,
+// found by an exact dynamic program over sub-chains (Revolve / rotor style, counted to the byte).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "planner/chain.h"
+#include "planner/model_spec.h"
+#include "planner/plan.h"
+#include "planner/schedule.h"
+
+namespace egc {
+
+// The schedule space ("persistent schedules"), as sequences of ScheduleBuilder calls:
+//  1. forward(0), ..., forward(n-1), loss(); then for g = n-1 down to 0 a window and
+//     backward(g); then update().
+//  2. A window is empty or one run of recomputes of consecutive layers c+1, c+2, ..., e that
+//     starts from the latest instance of layer c's output (c = -1: the batch) and ends at
+//     e = g-1 (the input of backward(g)) or e = g (what backward(g) needs of layer g: its output
+//     for relu/tanh, its pre-activation for GELU; never for the identity output layer).
+//  3. keep_pre is set exactly on the last forward/recompute of a GELU layer before its backward.
+//  4. Persistence: an output instance that a recompute reads in a later window than the one that
+//     made it (the first pass and the loss are one window) is the one backward(layer+1) reads:
+//     a checkpoint, once used to recompute, is kept until its layer's gradient is done.
+// Memory is what the finished Plan counts: activation_peak_bytes, every live activation,
+// recomputed copy, pre-activation and activation gradient at every op, 256-byte footprints.
+// Cost is Plan::recompute_flops. The dynamic program's optimum over this space is exact (tests
+// compare it with an exhaustive search); schedules outside it, such as a checkpoint dropped
+// before its layer's backward and re-derived later from an earlier one, can be cheaper.
+
+struct BudgetSchedule {
+  std::size_t activation_peak_bytes = 0;  // equals Plan::activation_peak_bytes of the built plan
+  std::size_t recompute_flops = 0;        // equals Plan::recompute_flops
+  std::vector<ScheduleCall> calls;        // forward/recompute/loss/backward; the update is implied
+};
+
+struct BudgetPlannerStats {
+  std::size_t subchain_classes = 0;  // distinct (input, layers s..t) sub-chains: equal ones share results
+  std::size_t memo_entries = 0;      // solved (sub-chain, memory) intervals so far
+  std::size_t memory_bytes = 0;      // the planner's own tables, approximately
+};
+
+// Solves for any number of budgets on one chain; the sub-chain tables are shared between them.
+class BudgetPlanner {
+ public:
+  // Throws UsageError when byte or FLOP totals of the chain would overflow 64 bits.
+  explicit BudgetPlanner(const Chain& chain);
+  ~BudgetPlanner();
+  BudgetPlanner(BudgetPlanner&&) noexcept;
+  BudgetPlanner& operator=(BudgetPlanner&&) noexcept;
+
+  // The smallest activation peak of any schedule in the space: the smallest feasible budget.
+  std::size_t min_activation_peak() const;
+  // The least-recompute schedule (then the least peak) with activation peak <= budget;
+  // nullopt when budget < min_activation_peak().
+  std::optional<BudgetSchedule> solve(std::size_t budget);
+  BudgetPlannerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The budget plan as a finished Plan. Throws UsageError when the budget is infeasible, stating
+// the smallest feasible budget ("<flag text>: SIZE (...) is below the smallest feasible
+// activation peak for this model, ...").
+Plan build_budget_plan(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                       std::size_t budget_bytes, const std::string& name);
+
+// The UsageError message for a budget below the smallest feasible one.
+std::string infeasible_budget_message(const std::string& plan_text, std::size_t budget_bytes,
+                                      std::size_t min_feasible_bytes);
+
+}  // namespace egc
