@@ -39,9 +39,21 @@ struct BudgetSchedule {
   std::vector<ScheduleCall> calls;        // forward/recompute/loss/backward; the update is implied
 };
 
+// Two exact solvers of the same recurrence. recursive: top-down over the sub-problems a budget
+// reaches, memoising solved memory intervals; any chain. lattice: bottom-up over tables of the
+// memory levels budget - i * unit, where unit divides every hidden layer's footprint (so every
+// memory a sub-problem is asked about is a level), skipping levels a sub-problem cannot be asked
+// about; on equal widths it bounds each split by lower convex hulls of the parts' costs and
+// evaluates only the splits that could be cheaper. automatic: lattice for equal hidden widths
+// when its tables fit kLatticeMaxEntries, recursive otherwise.
+enum class BudgetSolver { automatic, lattice, recursive };
+constexpr std::size_t kLatticeMaxEntries = std::size_t{4} << 20;  // 24 bytes each: 96 MiB at most
+
 struct BudgetPlannerStats {
   std::size_t subchain_classes = 0;  // distinct (input, layers s..t) sub-chains: equal ones share results
-  std::size_t memo_entries = 0;      // solved (sub-chain, memory) intervals so far
+  std::size_t memo_entries = 0;      // recursive: solved (sub-chain, memory) intervals so far
+  std::size_t lattice_entries = 0;   // lattice: table entries of the last solve
+  const char* last_solver = "";      // "lattice" or "recursive"
   std::size_t memory_bytes = 0;      // the planner's own tables, approximately
 };
 
@@ -56,9 +68,9 @@ class BudgetPlanner {
 
   // The smallest activation peak of any schedule in the space: the smallest feasible budget.
   std::size_t min_activation_peak() const;
-  // The least-recompute schedule (then the least peak) with activation peak <= budget;
-  // nullopt when budget < min_activation_peak().
-  std::optional<BudgetSchedule> solve(std::size_t budget);
+  // A least-recompute schedule with activation peak <= budget (among equally cheap ones, the
+  // first the solver finds); nullopt when budget < min_activation_peak().
+  std::optional<BudgetSchedule> solve(std::size_t budget, BudgetSolver solver = BudgetSolver::automatic);
   BudgetPlannerStats stats() const;
 
  private:

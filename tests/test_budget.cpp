@@ -187,17 +187,24 @@ std::vector<Point> frontier(std::vector<Point> points) {
   return front;
 }
 
-// Solves `budget` with the planner, builds the plan and checks it against the planner's own
+// Solves `budget` with both solvers, builds each plan and checks it against the solver's own
 // numbers and the invariants; returns the recompute cost (kNone when infeasible).
 std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, std::size_t budget) {
-  const std::optional<BudgetSchedule> schedule = planner.solve(budget);
-  if (!schedule) return kNone;
-  const Plan plan = build_schedule(c.chain, c.model, StepContext{}, schedule->calls, "budget", "");
-  CHECK(plan.activation_peak_bytes == schedule->activation_peak_bytes);
-  CHECK(plan.recompute_flops == schedule->recompute_flops);
-  CHECK(plan.activation_peak_bytes <= budget);
-  egc::testing::check_plan_invariants(plan);
-  return schedule->recompute_flops;
+  std::size_t cost[2] = {kNone, kNone};
+  for (BudgetSolver solver : {BudgetSolver::recursive, BudgetSolver::lattice}) {
+    const std::size_t i = solver == BudgetSolver::lattice ? 1 : 0;
+    CAPTURE(i);
+    const std::optional<BudgetSchedule> schedule = planner.solve(budget, solver);
+    if (!schedule) continue;
+    const Plan plan = build_schedule(c.chain, c.model, StepContext{}, schedule->calls, "budget", "");
+    CHECK(plan.activation_peak_bytes == schedule->activation_peak_bytes);
+    CHECK(plan.recompute_flops == schedule->recompute_flops);
+    CHECK(plan.activation_peak_bytes <= budget);
+    egc::testing::check_plan_invariants(plan);
+    cost[i] = schedule->recompute_flops;
+  }
+  CHECK(cost[0] == cost[1]);  // both optimal; the plans may differ among equally cheap ones
+  return cost[0];
 }
 
 }  // namespace
