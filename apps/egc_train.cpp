@@ -8,6 +8,7 @@
 #include "apps/cli.h"
 #include "planner/make_plan.h"
 #include "planner/report.h"
+#include "planner/units.h"
 #include "runtime/atomic_file.h"
 
 namespace {
@@ -15,6 +16,7 @@ namespace {
 struct TrainFlags {
   egc::ModelFlags model;
   std::string plan = "sqrtn";
+  std::string max_memory;
   std::string schedule = "summary";
   std::string report;
   bool dry_run = false;
@@ -28,13 +30,22 @@ int train_main(const TrainFlags& flags) {
 
   egc::StepContext context;
   context.dataset_rows = 100000;
+  if (!flags.max_memory.empty()) {
+    context.memory_limit_bytes = egc::parse_size(flags.max_memory, "--max-memory");
+    context.memory_limit_source = egc::MemoryLimitSource::user;
+  }
   const egc::Plan plan = egc::make_plan(model, context, plan_spec);
   if (detail != egc::ScheduleDetail::none) std::cout << egc::format_schedule(plan, detail);
 
   if (!flags.report.empty()) {
     nlohmann::json report = {
         {"egc_report_version", egc::kReportVersion},
-        {"config", {{"model", egc::model_to_json(model)}, {"plan", flags.plan}, {"dry_run", flags.dry_run}}},
+        {"config",
+         {{"model", egc::model_to_json(model)},
+          {"plan", flags.plan},
+          {"max_memory_bytes", flags.max_memory.empty() ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(context.memory_limit_bytes)},
+          {"dry_run", flags.dry_run}}},
         {"plan", egc::plan_to_json(plan)},
     };
     egc::write_file_atomically(flags.report, "--report",
@@ -50,7 +61,13 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   TrainFlags flags;
   egc::add_model_flags(app, flags.model);
-  app.add_option("--plan", flags.plan, "Checkpoint plan: none, sqrtn, every:K")->type_name("PLAN");
+  app.add_option("--plan", flags.plan,
+                 "Checkpoint plan: none, sqrtn, every:K, budget:SIZE (least recomputation within an activation "
+                 "budget), chen-greedy[:SIZE], auto (fastest plan whose arena fits the memory limit)")
+      ->type_name("PLAN");
+  app.add_option("--max-memory", flags.max_memory,
+                 "Limit for the whole arena, e.g. 8GiB: --plan auto plans within it; other plans must fit it")
+      ->type_name("SIZE");
   app.add_option("--schedule", flags.schedule, "Schedule printout: summary, full (one line per op), none")
       ->type_name("DETAIL");
   app.add_option("--report", flags.report, "Write the plan (and results) as JSON to FILE")->type_name("FILE");

@@ -13,15 +13,15 @@ namespace egc {
 namespace {
 
 constexpr const char* kAcceptedPlans =
-    "accepted: none, sqrtn, every:K with K >= 1, budget:SIZE, chen-greedy, chen-greedy:SIZE, auto; "
-    "SIZE in bytes or with a unit, such as 512MiB";
+    "none, sqrtn, every:K with K >= 1, budget:SIZE, chen-greedy, chen-greedy:SIZE, auto; SIZE in bytes or "
+    "with a unit, such as 512MiB";
 
 // The SIZE of "<prefix>SIZE"; a bad size names the flag and lists every accepted plan.
 std::size_t plan_size(std::string_view text, std::size_t prefix, std::string_view flag) {
   try {
     return parse_size(text.substr(prefix), std::string(flag) + " " + std::string(text.substr(0, prefix)) + "SIZE");
   } catch (const UsageError& e) {
-    throw UsageError(std::string(e.what()) + "; " + kAcceptedPlans);
+    throw UsageError(std::string(e.what()) + "; accepted plans: " + kAcceptedPlans);
   }
 }
 
@@ -40,7 +40,7 @@ PlanSpec parse_plan(std::string_view text, std::string_view flag) {
     try {
       spec.every = parse_positive(text.substr(6), std::string(flag) + " every:K (K)");
     } catch (const UsageError& e) {
-      throw UsageError(std::string(e.what()) + "; " + kAcceptedPlans);
+      throw UsageError(std::string(e.what()) + "; accepted plans: " + kAcceptedPlans);
     }
     return spec;
   }
@@ -56,7 +56,7 @@ PlanSpec parse_plan(std::string_view text, std::string_view flag) {
     spec.has_budget = true;
     return spec;
   }
-  throw UsageError(std::string(flag) + ": unknown plan '" + std::string(text) + "' (" + kAcceptedPlans + ")");
+  throw UsageError(std::string(flag) + ": unknown plan '" + std::string(text) + "' (accepted: " + kAcceptedPlans + ")");
 }
 
 ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, const StepContext& context)

@@ -14,6 +14,7 @@
 #include "planner/budget.h"
 #include "planner/chen_greedy.h"
 #include "planner/errors.h"
+#include "planner/lower_hull.h"
 #include "planner/make_plan.h"
 #include "planner/units.h"
 #include "plan_checks.h"
@@ -461,4 +462,27 @@ TEST_CASE("auto: the fastest plan whose arena fits the limit, and why") {
   context.memory_limit_bytes = none.arena_bytes - 1;
   CHECK_THROWS_AS(make_plan(model, context, parse_plan("none")), UsageError);
   CHECK_NOTHROW(make_plan(model, context, parse_plan("sqrtn")));
+}
+
+TEST_CASE("LowerHull: exact at its vertices, below every point, convex") {
+  std::mt19937_64 rng(15);
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<std::size_t> y;
+    LowerHull hull;
+    for (std::size_t x = 1; x <= 60; ++x) {
+      y.push_back(rng() % 2 ? x * x * 1000 + rng() % 5000 : (std::size_t{1} << 62) + rng() % 100000);
+      hull.append(x, y.back());
+    }
+    CHECK(hull.lowest() == 1);
+    CHECK(hull.highest() == 60);
+    for (std::size_t x = 1; x <= 60; ++x) {
+      CHECK(!below(hull.at(x), 0));
+      CHECK(!(Fraction{static_cast<Wide>(y[x - 1]), 1} < hull.at(x)));  // at or below the point
+    }
+    CHECK(hull.at(1).num == static_cast<Wide>(y[0]) * hull.at(1).den);  // the ends are vertices
+    for (std::size_t x = 2; x < 60; ++x) {  // second differences are not negative
+      const Fraction mid = add(hull.at(x), hull.at(x));
+      CHECK(!(add(hull.at(x - 1), hull.at(x + 1)) < mid));
+    }
+  }
 }

@@ -49,6 +49,13 @@ TEST_CASE("bad flags and values exit with 2 and name the flag") {
       {"--no-such-flag", "--no-such-flag"},
       {"--width 4294967296 --batch 4294967296", "overflows 64 bits"},
       {"--layers 3 --widths 4,4", "--widths"},
+      {"--plan budget:12XB", "--plan"},
+      {"--plan budget:1KiB", "smallest feasible activation peak"},
+      {"--plan chen-greedy:x", "--plan"},
+      {"--plan auto", "--max-memory"},
+      {"--plan auto --max-memory 1MiB", "smallest arena needs"},
+      {"--plan none --max-memory 1MiB", "--max-memory"},
+      {"--max-memory 12Q", "--max-memory"},
   };
   for (const auto& [args, expected] : cases) {
     const Result result = run(std::string("--dry-run --report ") + report + " " + args);
@@ -71,10 +78,24 @@ TEST_CASE("--dry-run prints the schedule and writes the report") {
   std::remove(report.c_str());
 }
 
+TEST_CASE("budget, chen-greedy and auto plans print what they chose") {
+  Result result = run("--dry-run --plan budget:600KiB --layers 15 --width 256 --batch 64");
+  INFO(result.output);
+  CHECK(result.code == 0);
+  CHECK(result.output.find("within an activation budget of 600.00 KiB") != std::string::npos);
+  CHECK(result.output.find("checkpoints") != std::string::npos);
+  result = run("--dry-run --plan chen-greedy --layers 15 --width 256 --batch 64");
+  CHECK(result.code == 0);
+  CHECK(result.output.find("Chen et al. Algorithm 3") != std::string::npos);
+  result = run("--dry-run --plan auto --max-memory 31MiB --layers 40 --width 256 --batch 64");
+  CHECK(result.code == 0);
+  CHECK(result.output.find("auto: none needs") != std::string::npos);
+}
+
 TEST_CASE("--help lists every flag") {
   const Result result = run("--help");
   CHECK(result.code == 0);
   for (const char* flag : {"--plan", "--layers", "--width", "--widths", "--batch", "--in", "--out", "--activation",
-                           "--optimizer", "--dry-run", "--report", "--schedule"})
+                           "--optimizer", "--dry-run", "--report", "--schedule", "--max-memory"})
     CHECK(result.output.find(flag) != std::string::npos);
 }
