@@ -1,24 +1,18 @@
 // --plan auto: choose between keeping everything and the budget plan by the arena's limit.
 #include "planner/auto_plan.h"
 
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "planner/budget.h"
 #include "planner/errors.h"
+#include "planner/report.h"
 #include "planner/schedule.h"
 #include "planner/units.h"
 
 namespace egc {
 namespace {
-
-std::string percent_of(std::size_t part, std::size_t whole) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / whole);
-  return text;
-}
 
 // Bytes alive at every op: everything but activations and their gradients.
 std::size_t persistent_bytes(const Plan& plan) {
@@ -76,7 +70,7 @@ Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepConte
       plan.description = "auto: none needs " + format_bytes(none.arena_bytes) + ", more than " +
                          format_bytes(available) + " (" + limit_text + "); budget:" +
                          format_bytes(schedule->activation_peak_bytes) + " (arena " + format_bytes(plan.arena_bytes) +
-                         ") recomputes " + percent_of(plan.recompute_flops, plan.forward_flops) +
+                         ") recomputes " + format_percent(plan.recompute_flops, plan.forward_flops) +
                          " of a forward pass, the least within an activation budget of " + format_bytes(budget);
       return plan;
     }

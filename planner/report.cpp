@@ -21,12 +21,6 @@ std::string pad_right(const std::string& text, std::size_t width) {
   return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
 }
 
-std::string percent(std::size_t part, std::size_t whole) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", whole == 0 ? 0.0 : 100.0 * part / whole);
-  return text;
-}
-
 }  // namespace
 
 ScheduleDetail parse_schedule_detail(std::string_view text, std::string_view flag) {
@@ -35,6 +29,12 @@ ScheduleDetail parse_schedule_detail(std::string_view text, std::string_view fla
   if (text == "none") return ScheduleDetail::none;
   throw UsageError(std::string(flag) + ": unknown value '" + std::string(text) +
                    "' (accepted: summary, full, none)");
+}
+
+std::string format_percent(std::size_t part, std::size_t whole) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / whole);
+  return text;
 }
 
 std::string format_layer_ranges(const std::vector<std::size_t>& layers) {
@@ -154,7 +154,7 @@ std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
   out << "  " << plan.chain.size() << " layers, batch " << plan.chain.batch << ", "
       << plan.ops.size() << " ops, " << plan.buffers.size() << " buffers; checkpoints "
       << format_layer_ranges(plan.checkpoints) << "; " << plan.recomputed_forwards
-      << " recomputed layer forwards (" << percent(plan.recompute_flops, plan.forward_flops)
+      << " recomputed layer forwards (" << format_percent(plan.recompute_flops, plan.forward_flops)
       << " of a forward pass)\n\n";
   out << format_breakdown(plan) << "\n";
   if (detail == ScheduleDetail::summary) out << format_segments(plan) << "\n";
@@ -167,7 +167,7 @@ std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
     out << ", reached";
   else
     out << ", gap " << format_bytes(plan.arena_bytes - plan.live_peak_bytes) << " ("
-        << percent(plan.arena_bytes - plan.live_peak_bytes, plan.live_peak_bytes) << ")";
+        << format_percent(plan.arena_bytes - plan.live_peak_bytes, plan.live_peak_bytes) << ")";
   out << " [" << plan.layout_strategy << "]\n";
   return out.str();
 }

@@ -19,6 +19,9 @@ constexpr int kReportVersion = 1;
 enum class ScheduleDetail { summary, full, none };
 ScheduleDetail parse_schedule_detail(std::string_view text, std::string_view flag = "--schedule");
 
+// "12.5%": part / whole with one decimal ("0.0%" for whole = 0).
+std::string format_percent(std::size_t part, std::size_t whole);
+
 // "0-6,8,10-12"
 std::string format_layer_ranges(const std::vector<std::size_t>& layers);
 

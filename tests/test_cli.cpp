@@ -1,4 +1,5 @@
-// egc_train's command line: bad input gets one line naming the flag, exit code 2, no file.
+// egc_train's and egc_bench's command lines: bad input gets one line naming the flag, exit code
+// 2, no file; the modes print and write what they promise.
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -6,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -15,8 +17,8 @@ struct Result {
   std::string output;
 };
 
-Result run(const std::string& args) {
-  const std::string command = std::string(EGC_TRAIN_PATH) + " " + args + " 2>&1";
+Result run_program(const char* path, const std::string& args) {
+  const std::string command = std::string(path) + " " + args + " 2>&1";
   Result result;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -26,6 +28,9 @@ Result run(const std::string& args) {
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
+
+Result run(const std::string& args) { return run_program(EGC_TRAIN_PATH, args); }
+Result run_bench(const std::string& args) { return run_program(EGC_BENCH_PATH, args); }
 
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
 
@@ -98,4 +103,45 @@ TEST_CASE("--help lists every flag") {
   for (const char* flag : {"--plan", "--layers", "--width", "--widths", "--batch", "--in", "--out", "--activation",
                            "--optimizer", "--dry-run", "--report", "--schedule", "--max-memory"})
     CHECK(result.output.find(flag) != std::string::npos);
+}
+
+TEST_CASE("egc_bench --curve prints the curve and writes CSV and JSON") {
+  const std::string csv = "test_cli_curve.csv", json = "test_cli_curve.json";
+  std::remove(csv.c_str());
+  std::remove(json.c_str());
+  const Result result = run_bench("--curve --preset unequal --points 5 --csv " + csv + " --json " + json);
+  INFO(result.output);
+  CHECK(result.code == 0);
+  for (const char* text : {"budget plan", "chen-greedy", "best every:K", "sqrtn", "32x(2048,128)"})
+    CHECK(result.output.find(text) != std::string::npos);
+  std::ifstream csv_file(csv);
+  std::string header;
+  std::getline(csv_file, header);
+  CHECK(header == "plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent");
+  std::ifstream json_file(json);
+  const std::string text((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
+  CHECK(text.find("\"egc_curve_version\": 1") != std::string::npos);
+  CHECK(text.find("\"rows\"") != std::string::npos);
+  std::remove(csv.c_str());
+  std::remove(json.c_str());
+}
+
+TEST_CASE("egc_bench: bad input exits with 2, names the flag and writes nothing") {
+  const std::string csv = "test_cli_curve_bad.csv";
+  std::remove(csv.c_str());
+  const std::pair<const char*, const char*> cases[] = {
+      {"", "--curve"},
+      {"--curve --preset bogus", "--preset"},
+      {"--curve --preset equal64 --layers 3", "--preset"},
+      {"--curve --points 1", "--points"},
+      {"--curve --points x", "--points"},
+      {"--curve --width 0", "--width"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const Result result = run_bench(std::string(args) + " --csv " + csv);
+    INFO(args << " -> " << result.output);
+    CHECK(result.code == 2);
+    CHECK(result.output.find(expected) != std::string::npos);
+    CHECK(!exists(csv));
+  }
 }

@@ -1,0 +1,75 @@
+// The recompute-against-memory curve of egc_bench --curve: over a sweep of activation budgets,
+// the recomputation of the budget plan, of the best Chen greedy plan and of the best every:K
+// that fit; and the (activation peak, recomputation) points of sqrtn, every:K and Chen's choice.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "apps/cli.h"
+#include "planner/model_spec.h"
+
+namespace egc {
+
+// A plan's place on the curve.
+struct CurvePoint {
+  std::string plan;  // "budget", "chen-greedy", "every:4", "sqrtn", ...
+  std::size_t activation_peak_bytes = 0;
+  std::size_t recompute_flops = 0;
+};
+
+struct CurveRow {
+  std::size_t budget_bytes = 0;
+  CurvePoint budget;                       // the least recomputation within the budget
+  std::optional<CurvePoint> chen_greedy;   // the cheapest greedy plan (any b) within it
+  std::optional<CurvePoint> every;         // the cheapest every:K within it
+  std::optional<CurvePoint> sqrtn;         // sqrtn, when it fits
+};
+
+struct FixedPlanPoint {
+  CurvePoint point;
+  std::size_t budget_recompute_flops = 0;  // the budget plan at this point's activation peak
+};
+
+struct Curve {
+  ModelSpec model;
+  std::string preset;  // empty for a model given by flags
+  std::size_t layers = 0;
+  std::size_t forward_flops = 0;
+  std::size_t min_feasible_bytes = 0;  // the smallest budget the budget planner accepts
+  std::size_t none_peak_bytes = 0;     // none's activation peak: nothing recomputed above it
+  std::vector<CurveRow> rows;          // budgets from min_feasible_bytes to none_peak_bytes
+  std::vector<FixedPlanPoint> fixed;   // sqrtn, chen-greedy (Chen's search), every:1..n
+};
+
+// The presets of the issue: equal64 (64 hidden layers of 1024) and unequal (64 hidden layers
+// alternating 2048 and 128, where uniform segments are clearly worse); in 1024, out 16. Batch,
+// activation and optimizer come from `base`. Throws UsageError naming --preset and the names.
+ModelSpec curve_preset(std::string_view name, const ModelSpec& base);
+
+// `points` >= 2 budgets, evenly spaced. Throws UsageError for points < 2.
+Curve compute_curve(const ModelSpec& model, std::size_t points, std::string preset);
+
+std::string format_curve(const Curve& curve);
+std::string curve_to_csv(const Curve& curve);  // one row per plan and budget (or fixed point)
+nlohmann::json curve_to_json(const Curve& curve);
+
+// egc_bench --curve: its flags (text, parsed by egc's parsers) and the mode itself.
+struct CurveFlags {
+  bool curve = false;
+  std::string preset;
+  std::string csv;
+  std::string json;
+  std::string points = "24";
+};
+void add_curve_flags(CLI::App& app, CurveFlags& flags);
+// Prints the table and writes --csv/--json atomically; returns the exit code.
+int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags);
+
+}  // namespace egc
