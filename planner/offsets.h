@@ -37,7 +37,12 @@ std::size_t live_peak(const std::vector<UsageRecord>& records);
 // placed that are alive at some common op, or above them all.
 ArenaLayout place_greedy(const std::vector<UsageRecord>& records, PlacementOrder order, Fit fit);
 
-// The smallest layout among every order and fit above; stops early at the lower bound.
+// Places records in exactly this order (a permutation of record indices).
+ArenaLayout place_in_order(const std::vector<UsageRecord>& records, const std::vector<std::size_t>& order, Fit fit);
+
+// The smallest layout among every order and fit above; stops early at the lower bound. When
+// none reaches it, tries seeded random perturbations of the by-size order (a bounded number,
+// fewer for larger plans) and keeps the smallest layout found.
 ArenaLayout assign_offsets(const std::vector<UsageRecord>& records);
 
 bool overlaps_in_time(const UsageRecord& a, const UsageRecord& b);

@@ -78,3 +78,67 @@ TEST_CASE("--help lists every flag") {
                            "--optimizer", "--dry-run", "--report", "--schedule"})
     CHECK(result.output.find(flag) != std::string::npos);
 }
+
+TEST_CASE("training errors: bad data, bad files and unavailable devices exit with 2 and write nothing") {
+  const std::string report = "test_cli_train_report.json";
+  const std::string csv = "test_cli_bad.csv";
+  const std::string params = "test_cli_bad.safetensors";
+  std::remove(report.c_str());
+  { std::ofstream(csv) << "1,2\n3,oops\n"; }
+  { std::ofstream(params) << "not a safetensors file"; }
+  const std::pair<std::string, const char*> cases[] = {
+      {"--data " + csv, "line 2"},
+      {"--data no_such.csv", "--data"},
+      {"--load " + params, "--load"},
+      {"--load no_such.safetensors", "--load"},
+      {"--save no/such/dir/params.safetensors", "--save"},
+      {"--lr abc", "--lr"},
+      {"--lr -1", "--lr"},
+      {"--momentum 2", "--momentum"},
+      {"--eval-split 1", "--eval-split"},
+      {"--accumulate 0", "--accumulate"},
+      {"--device tpu", "--device"},
+      {"--alloc pool", "--alloc"},
+      {"--epochs 1", "excludes"},  // with --steps 3 from the common flags
+      {"--batch 200000", "--batch"},
+      {"--log-level loud", "--log-level"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const Result result = run("--layers 2 --width 8 --steps 3 --samples 1000 --report " + report + " " + args);
+    INFO(args << " -> " << result.output);
+    CHECK(result.code == 2);
+    CHECK(result.output.find(expected) != std::string::npos);
+    CHECK(!exists(report));
+  }
+  std::remove(csv.c_str());
+  std::remove(params.c_str());
+}
+
+TEST_CASE("--device cuda without a usable GPU is a clear error") {
+  const Result result = run("--device cuda --steps 1 --layers 1 --width 4 --samples 100");
+  if (result.code == 0) {
+    MESSAGE("a CUDA device is present here: nothing to check");
+    return;
+  }
+  INFO(result.output);
+  CHECK(result.code == 2);
+  CHECK(result.output.find("--device cuda") != std::string::npos);
+}
+
+TEST_CASE("--steps 0 --save writes the initial parameters - --load reads them back") {
+  const std::string params = "test_cli_initial.safetensors";
+  const std::string report = "test_cli_load_report.json";
+  std::remove(params.c_str());
+  Result result = run("--layers 2 --width 8 --steps 0 --samples 1000 --device cpu --save " + params);
+  INFO(result.output);
+  CHECK(result.code == 0);
+  CHECK(exists(params));
+  result = run("--layers 2 --width 8 --steps 2 --samples 1000 --device cpu --load " + params + " --report " + report);
+  CHECK(result.code == 0);
+  CHECK(exists(report));
+  result = run("--layers 3 --width 8 --steps 1 --samples 1000 --device cpu --load " + params);
+  CHECK(result.code == 2);
+  CHECK(result.output.find("--load") != std::string::npos);
+  std::remove(params.c_str());
+  std::remove(report.c_str());
+}

@@ -88,7 +88,7 @@ TEST_CASE("a one-hidden-layer step: exact ops, lifetimes and offsets") {
   egc::testing::check_plan_invariants(plan);
 }
 
-TEST_CASE("GELU keeps the pre-activation for backward; recompute segments rebuild it") {
+TEST_CASE("GELU keeps the pre-activation for backward - recompute segments rebuild it") {
   ModelSpec model = equal_model(6, 8, 4);
   model.activation = Activation::gelu;
   const Plan plan = make_plan(model, StepContext{}, parse_plan("every:3"));
@@ -101,7 +101,7 @@ TEST_CASE("GELU keeps the pre-activation for backward; recompute segments rebuil
   CHECK(plan.recomputed_forwards == 4);                           // layers 0,1 and 3,4
 }
 
-TEST_CASE("every:1 is none; recompute counts and checkpoints") {
+TEST_CASE("every:1 is none - recompute counts and checkpoints") {
   const ModelSpec model = equal_model(9, 16, 8);
   const Plan none = make_plan(model, StepContext{}, parse_plan("none"));
   const Plan every1 = make_plan(model, StepContext{}, parse_plan("every:1"));
@@ -114,7 +114,7 @@ TEST_CASE("every:1 is none; recompute counts and checkpoints") {
   CHECK(every5.recomputed_forwards == 4);
 }
 
-TEST_CASE("random chains, every plan: invariants; arena at the lower bound for equal widths") {
+TEST_CASE("random chains, every plan: invariants - arena at the lower bound for equal widths") {
   std::mt19937_64 rng(20261127);
   double worst_unequal = 1.0;
   std::string worst_case;
