@@ -113,6 +113,10 @@ nlohmann::json measured_to_json(const egc::MeasuredMemory& measured) {
   if (measured.activation_peak_bytes) json["activation_peak_bytes"] = *measured.activation_peak_bytes;
   if (measured.arena_bytes) json["arena_bytes"] = *measured.arena_bytes;
   if (measured.baseline_free_bytes) json["baseline_free_bytes"] = *measured.baseline_free_bytes;
+  nlohmann::json timeline = nlohmann::json::array();
+  for (const egc::MemorySample& sample : measured.timeline)
+    timeline.push_back({{"op", sample.op}, {"after", sample.after}, {"bytes", sample.bytes}});
+  json["timeline"] = timeline;
   return json;
 }
 
@@ -220,7 +224,7 @@ int train_main(const TrainFlags& flags) {
     trainer.set_parameters(egc::load_safetensors(flags.load, plan.chain));
 
   // Sample memory around every op of the first steps, then once per step.
-  trainer.executor().set_hook([&](std::size_t, bool) { meter.sample(); });
+  trainer.executor().set_hook([&](std::size_t op, bool after) { meter.sample_op(op, after); });
   const std::size_t log_every = flags.log_every.empty() ? std::max<std::size_t>(1, total_steps / 20)
                                                         : egc::parse_count(flags.log_every, "--log-every", 1, ~0u);
   egc::Progress progress(total_steps, samples_per_step, log_every, ::isatty(::fileno(stderr)) != 0);
@@ -230,6 +234,8 @@ int train_main(const TrainFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t step = 1; step <= total_steps; ++step) {
     if (step == measure_steps + 1) trainer.executor().set_hook({});
+    if (step == 1) meter.start_timeline(plan.ops.size());
+    if (step == 2) meter.stop_timeline();
     const auto step_start = std::chrono::steady_clock::now();
     loss = trainer.train_step();
     step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_start).count());

@@ -51,6 +51,8 @@ class Backend {
   // own count of what it was asked for (the exact host measurement).
   virtual std::size_t allocated_bytes() const = 0;
   virtual std::size_t peak_allocated_bytes() const = 0;
+  // Restarts the peak from what is allocated now (each measurement starts its own peak).
+  virtual void reset_peak_allocated_bytes() = 0;
   // Free device memory as the device reports it (cudaMemGetInfo); nullopt on the CPU.
   virtual std::optional<std::size_t> device_free_bytes() = 0;
 

@@ -29,6 +29,7 @@ class CpuBackend final : public Backend {
   void synchronize() override {}
   std::size_t allocated_bytes() const override { return counter_.current_bytes; }
   std::size_t peak_allocated_bytes() const override { return counter_.peak_bytes; }
+  void reset_peak_allocated_bytes() override { counter_.peak_bytes = counter_.current_bytes; }
   std::optional<std::size_t> device_free_bytes() override { return std::nullopt; }
 
   void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,

@@ -9,6 +9,7 @@ MemoryMeter::MemoryMeter(Backend& backend) : backend_(backend) {
   const std::optional<std::size_t> free = backend.device_free_bytes();
   device_ = free.has_value();
   baseline_ = device_ ? *free : backend.allocated_bytes();
+  backend.reset_peak_allocated_bytes();
 }
 
 std::size_t MemoryMeter::used_now() {
@@ -28,11 +29,24 @@ void MemoryMeter::setup_done() {
 
 void MemoryMeter::sample() { peak_used_ = std::max(peak_used_, used_now()); }
 
+void MemoryMeter::sample_op(std::size_t op, bool after) {
+  const std::size_t used = used_now();
+  peak_used_ = std::max(peak_used_, used);
+  if (recording_) timeline_.push_back({op, after, used});
+}
+
+void MemoryMeter::start_timeline(std::size_t ops) {
+  timeline_.clear();
+  timeline_.reserve(2 * ops);
+  recording_ = true;
+}
+
 MeasuredMemory MemoryMeter::result(const StepMemory& memory) const {
   MeasuredMemory measured;
   measured.method = device_ ? "cudaMemGetInfo" : "host allocation count";
   measured.alloc = memory.mode();
   measured.samples = samples_;
+  measured.timeline = timeline_;
   if (device_) {
     measured.baseline_free_bytes = baseline_;
     measured.peak_bytes = peak_used_;

@@ -6,11 +6,19 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/backend.h"
 #include "runtime/step_memory.h"
 
 namespace egc {
+
+// One memory sample taken around an op: what the step held then.
+struct MemorySample {
+  std::size_t op = 0;
+  bool after = false;  // taken after the op ran (else before)
+  std::size_t bytes = 0;
+};
 
 struct MeasuredMemory {
   std::string method;  // "host allocation count" or "cudaMemGetInfo"
@@ -20,6 +28,7 @@ struct MeasuredMemory {
   std::optional<std::size_t> arena_bytes;             // arena mode only: the one allocation
   std::optional<std::size_t> baseline_free_bytes;     // device: free memory before the arena
   std::size_t samples = 0;
+  std::vector<MemorySample> timeline;  // the samples of the recorded step, in op order
 };
 
 class MemoryMeter {
@@ -29,6 +38,11 @@ class MemoryMeter {
   // Call once the step memory is set up (the arena, or the persistent buffers).
   void setup_done();
   void sample();
+  // A sample around `op`; kept in the timeline while recording.
+  void sample_op(std::size_t op, bool after);
+  // Records the samples of one step into the timeline (room for `ops` ops reserved up front).
+  void start_timeline(std::size_t ops);
+  void stop_timeline() { recording_ = false; }
   MeasuredMemory result(const StepMemory& memory) const;
 
  private:
@@ -40,6 +54,8 @@ class MemoryMeter {
   std::size_t setup_used_ = 0;
   std::size_t peak_used_ = 0;
   std::size_t samples_ = 0;
+  bool recording_ = false;
+  std::vector<MemorySample> timeline_;
 };
 
 }  // namespace egc

@@ -6,6 +6,9 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace {
@@ -15,8 +18,8 @@ struct Result {
   std::string output;
 };
 
-Result run(const std::string& args) {
-  const std::string command = std::string(EGC_TRAIN_PATH) + " " + args + " 2>&1";
+Result run_command(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   Result result;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -27,7 +30,15 @@ Result run(const std::string& args) {
   return result;
 }
 
+Result run(const std::string& args) { return run_command(std::string(EGC_TRAIN_PATH) + " " + args); }
+Result run_bench(const std::string& args) { return run_command(std::string(EGC_BENCH_PATH) + " " + args); }
+
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
 
 }  // namespace
 
@@ -141,4 +152,53 @@ TEST_CASE("--steps 0 --save writes the initial parameters - --load reads them ba
   CHECK(result.output.find("--load") != std::string::npos);
   std::remove(params.c_str());
   std::remove(report.c_str());
+}
+
+TEST_CASE("the default run learns the synthetic task: evaluation MSE at most twice the noise variance") {
+  const std::string report = "test_cli_default_run.json";
+  const Result result = run("--plan sqrtn --device cpu --log-level warn --report " + report);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  const nlohmann::json json = nlohmann::json::parse(read_file(report));
+  const double eval_mse = json["training"]["eval_mse"];
+  MESSAGE("default run: evaluation MSE " << eval_mse << " in " << json["training"]["seconds"].get<double>() << " s");
+  CHECK(eval_mse <= 2 * 0.1 * 0.1);
+  CHECK(json["measured"]["arena_bytes"] == json["plan"]["arena_bytes"]);
+  std::remove(report.c_str());
+}
+
+TEST_CASE("egc_bench: bad flags exit with 2 and write nothing") {
+  const std::string csv = "test_cli_bench.csv";
+  std::remove(csv.c_str());
+  const std::pair<const char*, const char*> cases[] = {
+      {"--plans none,bogus", "--plans"},     {"--batches 4,0", "--batches"}, {"--depths x", "--depths"},
+      {"--width 0", "--width"},              {"--steps 0", "--steps"},       {"--device tpu", "--device"},
+      {"--activation swish", "--activation"}, {"--frobnicate", "--frobnicate"},
+      {"--csv no/such/dir/out.csv", "--csv"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const Result result = run_bench(std::string("--csv ") + csv + " " + args);
+    INFO(args << " -> " << result.output);
+    CHECK(result.code == 2);
+    CHECK(result.output.find(expected) != std::string::npos);
+    CHECK(!exists(csv));
+  }
+}
+
+TEST_CASE("egc_bench: a small sweep writes CSV and JSON with a row per plan, batch and depth") {
+  const std::string csv = "test_cli_bench_ok.csv", json_path = "test_cli_bench_ok.json";
+  const Result result = run_bench("--device cpu --plans none,sqrtn --batches 8,16 --depths 2,5 --width 16 --steps 2 "
+                                  "--warmup 1 --profile-steps 1 --csv " + csv + " --json " + json_path);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  const nlohmann::json json = nlohmann::json::parse(read_file(json_path));
+  REQUIRE(json["rows"].size() == 8);
+  for (const auto& row : json["rows"]) {
+    CHECK(row["measured_peak_bytes"] == row["planned_arena_bytes"]);
+    CHECK(row["measured_activation_peak_bytes"] == row["planned_activation_peak_bytes"]);
+    CHECK(row["step_ms"].get<double>() > 0);
+  }
+  CHECK(read_file(csv).find("plan,depth,batch,") == 0);
+  std::remove(csv.c_str());
+  std::remove(json_path.c_str());
 }
