@@ -34,6 +34,8 @@ void add_model_flags(CLI::App& app, ModelFlags& flags) {
   app.add_option("--optimizer", flags.optimizer, "Optimizer: sgd (with --momentum) or adam")
       ->type_name("NAME")
       ->capture_default_str();
+  for (CLI::Option* option : app.get_options())
+    if (option->get_group() == "Options" && option->get_name() != "--help") option->group("Model");
 }
 
 ModelSpec resolve_model(const ModelFlags& flags) {

@@ -54,6 +54,7 @@ struct TrainFlags {
   std::string data;
   std::string save;
   std::string load;
+  std::string export_batches;
   std::string log_level = "info";
   std::string log_every;
   std::string measure_steps = "2";
@@ -157,6 +158,7 @@ int train_main(const TrainFlags& flags) {
   if (!flags.epochs.empty()) epochs = egc::parse_real(flags.epochs, "--epochs", 1e-9, 1e9);
   if (!flags.report.empty()) egc::check_writable(flags.report, "--report");
   if (!flags.save.empty()) egc::check_writable(flags.save, "--save");
+  if (!flags.export_batches.empty()) egc::check_writable(flags.export_batches, "--export-batches");
 
   egc::Dataset data = flags.data.empty()
                           ? egc::make_synthetic(samples, model.in_features, model.out_features, noise, settings.seed)
@@ -223,6 +225,12 @@ int train_main(const TrainFlags& flags) {
   else
     trainer.set_parameters(egc::load_safetensors(flags.load, plan.chain));
 
+  std::vector<std::uint32_t> batch_rows;
+  if (!flags.export_batches.empty()) {
+    batch_rows.reserve(total_steps * samples_per_step);
+    trainer.record_batches(&batch_rows);
+  }
+
   // Sample memory around every op of the first steps, then once per step.
   trainer.executor().set_hook([&](std::size_t op, bool after) { meter.sample_op(op, after); });
   const std::size_t log_every = flags.log_every.empty() ? std::max<std::size_t>(1, total_steps / 20)
@@ -286,6 +294,18 @@ int train_main(const TrainFlags& flags) {
     egc::save_safetensors(flags.save, plan.chain, trainer.parameters());
     spdlog::info("parameters saved to {}", flags.save);
   }
+  if (!flags.export_batches.empty()) {
+    // What another framework needs to replay this run: the dataset and the rows of every batch.
+    const std::vector<std::int64_t> rows(batch_rows.begin(), batch_rows.end());
+    const std::vector<std::int64_t> eval_rows(data.eval_rows.begin(), data.eval_rows.end());
+    egc::write_safetensors(
+        flags.export_batches, "--export-batches",
+        {{"inputs", "F32", {data.rows(), data.in}, data.inputs.data(), data.inputs.size() * sizeof(float)},
+         {"targets", "F32", {data.rows(), data.out}, data.targets.data(), data.targets.size() * sizeof(float)},
+         {"eval_rows", "I64", {eval_rows.size()}, eval_rows.data(), eval_rows.size() * 8},
+         {"batch_rows", "I64", {total_steps * settings.accumulate, model.batch}, rows.data(), rows.size() * 8}});
+    spdlog::info("dataset and batch rows written to {}", flags.export_batches);
+  }
   write_report();
   return 0;
 }
@@ -337,6 +357,10 @@ int main(int argc, char** argv) {
   app.add_flag("--tf32", flags.tf32, "CUDA: allow TF32 tensor-core GEMMs (default: exact float32)")->group("Device");
   app.add_option("--measure-steps", flags.measure_steps, "Steps whose every op is bracketed by a memory sample (then one sample per step)")
       ->type_name("N")->group("Device");
+  app.add_option("--export-batches", flags.export_batches,
+                 "Write the dataset and the rows of every training batch (safetensors: inputs, targets, "
+                 "eval_rows, batch_rows) so another framework can replay the run")
+      ->type_name("FILE")->group("Output");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")->type_name("LEVEL")->group("Output");
   app.add_option("--log-every", flags.log_every, "Steps between log lines when stderr is not a terminal (default: 1/20 of the run)")
       ->type_name("N")->group("Output");

@@ -45,15 +45,13 @@ std::string sequential_tensor_name(std::size_t layer, bool bias) {
   return std::to_string(2 * layer) + (bias ? ".bias" : ".weight");
 }
 
-void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,
-                      const std::string& flag) {
+void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors) {
   nlohmann::ordered_json header;
   header["__metadata__"] = {{"format", "pt"}, {"producer", "egc"}};
   std::size_t position = 0;
-  const std::vector<TensorSlot> slots = tensor_slots(chain);
-  for (const TensorSlot& slot : slots) {
-    header[slot.name] = {{"dtype", "F32"}, {"shape", slot.shape}, {"data_offsets", {position, position + slot.count * 4}}};
-    position += slot.count * 4;
+  for (const TensorView& tensor : tensors) {
+    header[tensor.name] = {{"dtype", tensor.dtype}, {"shape", tensor.shape}, {"data_offsets", {position, position + tensor.bytes}}};
+    position += tensor.bytes;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
@@ -63,9 +61,17 @@ void save_safetensors(const std::string& path, const Chain& chain, const std::ve
     for (int i = 0; i < 8; ++i) length_bytes[i] = static_cast<unsigned char>(length >> (8 * i));
     out.write(reinterpret_cast<const char*>(length_bytes), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const TensorSlot& slot : slots)
-      out.write(reinterpret_cast<const char*>(params.data() + slot.offset), static_cast<std::streamsize>(slot.count * 4));
+    for (const TensorView& tensor : tensors)
+      out.write(static_cast<const char*>(tensor.data), static_cast<std::streamsize>(tensor.bytes));
   });
+}
+
+void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,
+                      const std::string& flag) {
+  std::vector<TensorView> tensors;
+  for (const TensorSlot& slot : tensor_slots(chain))
+    tensors.push_back({slot.name, "F32", slot.shape, params.data() + slot.offset, slot.count * sizeof(float)});
+  write_safetensors(path, flag, tensors);
 }
 
 std::vector<float> load_safetensors(const std::string& path, const Chain& chain, const std::string& flag) {

@@ -10,6 +10,18 @@
 
 namespace egc {
 
+// One tensor to write: its bytes are `shape` elements of `dtype` ("F32", "I64", ...), little-endian.
+struct TensorView {
+  std::string name;
+  std::string dtype;
+  std::vector<std::size_t> shape;
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+};
+
+// Writes the tensors in order, atomically; UsageError naming `flag` when the path cannot be written.
+void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors);
+
 // "0.weight", "0.bias", "2.weight", ...: layer i is module 2i (activations sit in between).
 std::string sequential_tensor_name(std::size_t layer, bool bias);
 

@@ -96,7 +96,9 @@ float Trainer::train_step() {
   double loss_sum = 0;
   const float scale = 1.0f / static_cast<float>(settings_.accumulate);
   for (std::size_t micro = 0; micro < settings_.accumulate; ++micro) {
-    load_batch(next_training_batch(), plan_.chain.batch);
+    const std::uint32_t* rows = next_training_batch();
+    if (batch_log_) batch_log_->insert(batch_log_->end(), rows, rows + plan_.chain.batch);
+    load_batch(rows, plan_.chain.batch);
     executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale});
     loss_sum += read_loss();
   }

@@ -48,6 +48,9 @@ class Trainer {
   // MSE over the evaluation rows, in batches; nullopt without evaluation rows.
   std::optional<Evaluation> evaluate(bool keep_predictions);
 
+  // Appends the dataset rows of every training micro-batch to `log` (nullptr: stop).
+  void record_batches(std::vector<std::uint32_t>* log) { batch_log_ = log; }
+
   std::size_t steps_done() const { return steps_done_; }
   std::size_t epochs_started() const { return epoch_; }
   Executor& executor() { return executor_; }
@@ -69,6 +72,7 @@ class Trainer {
   std::size_t cursor_ = 0;
   std::size_t epoch_ = 0;
   std::size_t steps_done_ = 0;
+  std::vector<std::uint32_t>* batch_log_ = nullptr;
 };
 
 }  // namespace egc

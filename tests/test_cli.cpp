@@ -147,6 +147,14 @@ TEST_CASE("--steps 0 --save writes the initial parameters - --load reads them ba
   result = run("--layers 2 --width 8 --steps 2 --samples 1000 --device cpu --load " + params + " --report " + report);
   CHECK(result.code == 0);
   CHECK(exists(report));
+  const std::string batches = "test_cli_batches.safetensors";
+  result = run("--layers 2 --width 8 --steps 3 --batch 16 --accumulate 2 --samples 1000 --device cpu --export-batches " +
+               batches);
+  CHECK(result.code == 0);
+  const std::string exported = read_file(batches);
+  CHECK(exported.find("\"batch_rows\":{\"dtype\":\"I64\",\"shape\":[6,16]") != std::string::npos);
+  CHECK(exported.find("\"inputs\":{\"dtype\":\"F32\",\"shape\":[1000,1]") != std::string::npos);
+  std::remove(batches.c_str());
   result = run("--layers 3 --width 8 --steps 1 --samples 1000 --device cpu --load " + params);
   CHECK(result.code == 2);
   CHECK(result.output.find("--load") != std::string::npos);
