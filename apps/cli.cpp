@@ -8,6 +8,9 @@
 #include <sstream>
 #include <limits>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "planner/errors.h"
 #include "planner/units.h"
 
@@ -78,6 +81,15 @@ std::size_t parse_count(const std::string& text, const std::string& flag, std::s
     throw UsageError(flag + ": '" + text + "' is not accepted (a whole number from " + std::to_string(low) + " to " +
                      std::to_string(high) + " is)");
   return value;
+}
+
+void setup_logging(const std::string& level) {
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off")
+    throw UsageError("--log-level: unknown level '" + level + "' (accepted: trace, debug, info, warn, error, critical, off)");
+  spdlog::set_default_logger(spdlog::stderr_color_st("egc"));
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  spdlog::set_level(parsed);
 }
 
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "apps/bench_sweep.h"
@@ -37,6 +36,7 @@ struct BenchFlags {
   std::string seed = "0";
   std::string csv;
   std::string json;
+  std::string log_level = "info";
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -52,8 +52,7 @@ std::vector<std::string> split_list(const std::string& text) {
 }
 
 int bench_main(const BenchFlags& flags) {
-  spdlog::set_default_logger(spdlog::stderr_color_st("egc"));
-  spdlog::set_pattern("[%H:%M:%S] %v");
+  egc::setup_logging(flags.log_level);
   egc::SweepConfig config;
   config.plans.clear();
   for (const std::string& plan : split_list(flags.plans)) config.plans.push_back(egc::parse_plan(plan, "--plans").text);
@@ -130,5 +129,6 @@ int main(int argc, char** argv) {
   app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
   app.add_option("--csv", flags.csv, "Write the rows as CSV to FILE")->type_name("FILE");
   app.add_option("--json", flags.json, "Write the rows and the configuration as JSON to FILE")->type_name("FILE");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")->type_name("LEVEL");
   return egc::run_app(app, argc, argv, [&] { return bench_main(flags); });
 }

@@ -12,7 +12,6 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "apps/cli.h"
@@ -122,13 +121,7 @@ nlohmann::json measured_to_json(const egc::MeasuredMemory& measured) {
 }
 
 int train_main(const TrainFlags& flags) {
-  spdlog::set_default_logger(spdlog::stderr_color_st("egc"));
-  spdlog::set_pattern("[%H:%M:%S] %v");
-  const spdlog::level::level_enum level = spdlog::level::from_str(flags.log_level);
-  if (level == spdlog::level::off && flags.log_level != "off")
-    throw egc::UsageError("--log-level: unknown level '" + flags.log_level +
-                          "' (accepted: trace, debug, info, warn, error, critical, off)");
-  spdlog::set_level(level);
+  egc::setup_logging(flags.log_level);
 
   // Every flag is checked before anything is loaded, planned or written.
   egc::ModelSpec model = egc::resolve_model(flags.model);
