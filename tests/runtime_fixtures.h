@@ -34,8 +34,12 @@ inline TrainedRun train_for(Backend& backend, const ModelSpec& model, const std:
   Trainer trainer(run.plan, backend, data, settings);
   meter.setup_done();
   trainer.initialize_parameters();
-  trainer.executor().set_hook([&](std::size_t, bool) { meter.sample(); });
-  for (std::size_t step = 0; step < steps; ++step) run.losses.push_back(trainer.train_step());
+  trainer.executor().set_hook([&](std::size_t op, bool after) { meter.sample_op(op, after); });
+  for (std::size_t step = 0; step < steps; ++step) {
+    if (step == 0) meter.start_timeline(run.plan.ops.size());
+    run.losses.push_back(trainer.train_step());
+    if (step == 0) meter.stop_timeline();
+  }
   trainer.executor().set_hook({});
   run.measured = meter.result(trainer.memory());
   run.parameters = trainer.parameters();

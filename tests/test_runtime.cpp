@@ -46,6 +46,9 @@ TEST_CASE("parameters after several steps are bitwise identical for every plan, 
           REQUIRE(run.measured.activation_peak_bytes.has_value());
           CHECK(*run.measured.activation_peak_bytes == run.plan.activation_peak_bytes);
           CHECK(run.measured.peak_bytes == run.plan.live_peak_bytes);
+          // Before and after every op of the first step, exactly the planned live bytes are held.
+          REQUIRE(run.measured.timeline.size() == 2 * run.plan.ops.size() * settings.accumulate - 2 * (settings.accumulate - 1));
+          for (const MemorySample& sample : run.measured.timeline) CHECK(sample.bytes == run.plan.live_bytes[sample.op]);
         }
       }
     }
