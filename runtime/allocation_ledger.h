@@ -16,13 +16,14 @@ class AllocationLedger {
     peak_bytes_ = std::max(peak_bytes_, current_bytes_);
     ++allocations_;
   }
-  // Whether the pointer was recorded (and is now forgotten).
-  bool forget(void* pointer) {
+  // The bytes recorded for the pointer (now forgotten); 0 for a pointer never recorded.
+  std::size_t forget(void* pointer) {
     const auto found = live_.find(pointer);
-    if (found == live_.end()) return false;
-    current_bytes_ -= found->second;
+    if (found == live_.end()) return 0;
+    const std::size_t bytes = found->second;
+    current_bytes_ -= bytes;
     live_.erase(found);
-    return true;
+    return bytes;
   }
   std::size_t current_bytes() const { return current_bytes_; }
   std::size_t peak_bytes() const { return peak_bytes_; }

@@ -163,7 +163,8 @@ CudaBackend::CudaBackend(const BackendOptions& options) {
 }
 
 // cublasSetStream resets the handle's workspace to cuBLAS's own pool, so the plan's workspace is
-// set again after every cublasSetStream: this is the only place that calls either.
+// set again after every cublasSetStream: this is the only place that calls either (release()
+// also calls SetStream alone, to drop a workspace that is being freed).
 void CudaBackend::attach_stream_and_workspace() {
   EGC_CUDA_CHECK(cublasSetStream(cublas_.get(), stream()));
   if (cublas_workspace_) EGC_CUDA_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_, cublas_workspace_bytes_));
@@ -221,7 +222,16 @@ void* CudaBackend::allocate(std::size_t bytes) {
 
 void CudaBackend::release(void* pointer) noexcept {
   if (!pointer) return;
-  ledger_.forget(pointer);
+  const std::size_t bytes = ledger_.forget(pointer);
+  const auto* begin = static_cast<const std::byte*>(pointer);
+  const auto* workspace = static_cast<const std::byte*>(cublas_workspace_);
+  if (workspace && workspace >= begin && workspace < begin + bytes) {
+    // The workspace goes with this allocation (the step memory is being freed): unbind it, so
+    // that cuBLAS never writes to freed memory; cublasSetStream resets it to cuBLAS's own pool.
+    cublas_workspace_ = scratch_ = nullptr;
+    scratch_bytes_ = 0;
+    EGC_CUDA_CHECK_NOTHROW(cublasSetStream(cublas_.get(), stream()));
+  }
   EGC_CUDA_CHECK_NOTHROW(cudaFree(pointer));
 }
 
