@@ -68,16 +68,35 @@ inline std::vector<float> random_floats(std::size_t count, std::uint64_t seed, d
   return values;
 }
 
-template <class Out, class Ref>
-double relative_error(const std::vector<Out>& out, const std::vector<Ref>& ref) {
+// ||out - ref|| / ||scale||: the error against the magnitudes the result was computed from
+// (|A| |B| for a product, the sum of |terms| for a sum), to which float32 rounding errors are
+// proportional; unlike ||ref||, it does not blow up where terms cancel (a one-element case whose
+// result happens to be near zero).
+template <class Out, class Ref, class Scale>
+double error_relative_to(const std::vector<Out>& out, const std::vector<Ref>& ref, const std::vector<Scale>& scale) {
   REQUIRE(out.size() == ref.size());
+  REQUIRE(scale.size() == ref.size());
   double difference = 0, norm = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
     const double d = static_cast<double>(out[i]) - static_cast<double>(ref[i]);
     difference += d * d;
-    norm += static_cast<double>(ref[i]) * static_cast<double>(ref[i]);
+    norm += static_cast<double>(scale[i]) * static_cast<double>(scale[i]);
   }
   return norm > 0 ? std::sqrt(difference / norm) : std::sqrt(difference);
+}
+
+// ||out - ref|| / ||ref||.
+template <class Out, class Ref>
+double relative_error(const std::vector<Out>& out, const std::vector<Ref>& ref) {
+  return error_relative_to(out, ref, ref);
+}
+
+// |a| + |b| element-wise, each scaled: the magnitude of the terms of a*a_i + b*b_i.
+inline std::vector<double> magnitudes(const std::vector<float>& a, double a_scale, const std::vector<float>& b,
+                                      double b_scale) {
+  std::vector<double> result(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) result[i] = std::abs(a_scale * a[i]) + std::abs(b_scale * b[i]);
+  return result;
 }
 
 inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
