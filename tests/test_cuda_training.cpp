@@ -72,11 +72,12 @@ TEST_CASE("a training step on the GPU matches the CPU reference (float32)") {
       // the error compounds through 4 layers forward and back: 1e-4 on loss and gradients.
       CHECK(loss_error <= 1e-5);
       CHECK(grad_error <= 1e-4);
-      // SGD moves each parameter by lr x gradient, so the parameters inherit the gradients'
-      // error scaled down by the size of the update. Adam's first step moves every parameter by
+      // SGD moves each parameter by lr x gradient: the parameters carry the gradients' error
+      // scaled down by the size of the updates (a few % of the parameters here), so the
+      // gradients' bound holds for them too. Adam's first step moves every parameter by
       // lr x sign(gradient): a gradient within rounding of zero may flip sign between backends,
-      // a full 2 lr on that parameter, hence the looser bound for Adam.
-      const double bound = optimizer == Optimizer::sgd ? 1e-5 : 1e-3;
+      // a full 2 lr (of ~6 in ||p||) on that parameter, hence the looser bound for Adam.
+      const double bound = optimizer == Optimizer::sgd ? 1e-4 : 1e-3;
       CHECK(param_error_1 <= bound);
       CHECK(param_error_5 <= bound);
     }
