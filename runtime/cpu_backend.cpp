@@ -29,20 +29,13 @@ void* CpuBackend::allocate(std::size_t bytes) {
   const std::size_t rounded = (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
   void* pointer = std::aligned_alloc(kArenaAlignment, rounded == 0 ? kArenaAlignment : rounded);
   if (!pointer) throw std::runtime_error("host allocation of " + std::to_string(bytes) + " bytes failed");
-  allocation_bytes_[pointer] = bytes;
-  counter_.current_bytes += bytes;
-  counter_.peak_bytes = std::max(counter_.peak_bytes, counter_.current_bytes);
-  ++counter_.allocations;
+  ledger_.record(pointer, bytes);
   return pointer;
 }
 
 void CpuBackend::release(void* pointer) noexcept {
   if (!pointer) return;
-  auto found = allocation_bytes_.find(pointer);
-  if (found != allocation_bytes_.end()) {
-    counter_.current_bytes -= found->second;
-    allocation_bytes_.erase(found);
-  }
+  ledger_.forget(pointer);
   std::free(pointer);
 }
 

@@ -3,17 +3,11 @@
 #pragma once
 
 #include <memory>
-#include <unordered_map>
 
+#include "runtime/allocation_ledger.h"
 #include "runtime/backend.h"
 
 namespace egc {
-
-struct HostAllocationCounter {
-  std::size_t current_bytes = 0;
-  std::size_t peak_bytes = 0;
-  std::size_t allocations = 0;
-};
 
 class CpuBackend final : public Backend {
  public:
@@ -27,9 +21,9 @@ class CpuBackend final : public Backend {
   void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) override;
   void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) override;
   void synchronize() override {}
-  std::size_t allocated_bytes() const override { return counter_.current_bytes; }
-  std::size_t peak_allocated_bytes() const override { return counter_.peak_bytes; }
-  void reset_peak_allocated_bytes() override { counter_.peak_bytes = counter_.current_bytes; }
+  std::size_t allocated_bytes() const override { return ledger_.current_bytes(); }
+  std::size_t peak_allocated_bytes() const override { return ledger_.peak_bytes(); }
+  void reset_peak_allocated_bytes() override { ledger_.reset_peak(); }
   std::optional<std::size_t> device_free_bytes() override { return std::nullopt; }
 
   void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
@@ -49,11 +43,8 @@ class CpuBackend final : public Backend {
   void gather_rows(const float* source, const std::uint32_t* indices, float* destination, std::size_t rows,
                    std::size_t cols) override;
 
-  const HostAllocationCounter& counter() const { return counter_; }
-
  private:
-  HostAllocationCounter counter_;
-  std::unordered_map<void*, std::size_t> allocation_bytes_;  // live allocations, for release()
+  AllocationLedger ledger_;
   float* transpose_scratch_ = nullptr;  // the workspace: one transposed weight matrix
   std::size_t transpose_scratch_floats_ = 0;
 };
