@@ -20,9 +20,12 @@
 #include "planner/make_plan.h"
 #include "planner/report.h"
 #include "planner/units.h"
+#include "runtime/allocation_granularity.h"
 #include "runtime/atomic_file.h"
 #include "runtime/backend_factory.h"
 #include "runtime/dataset.h"
+#include "runtime/measured_steps.h"
+#include "runtime/memory_fit.h"
 #include "runtime/memory_meter.h"
 #include "runtime/safetensors.h"
 #include "runtime/trainer.h"
@@ -61,6 +64,13 @@ struct TrainFlags {
 
 constexpr std::size_t kDefaultEpochs = 2;
 constexpr std::size_t kReportedPredictions = 2000;  // evaluation points kept in the report for plots
+
+// The plans a fit failure may suggest: none, sqrtn, and every:K for K = 2, 4, 8, ... below n.
+std::vector<std::string> listed_plan_names(std::size_t layers) {
+  std::vector<std::string> names{"none", "sqrtn"};
+  for (std::size_t k = 2; k < layers; k *= 2) names.push_back("every:" + std::to_string(k));
+  return names;
+}
 
 std::string percent_text(double part, double whole) {
   char text[32];
@@ -149,6 +159,8 @@ int train_main(const TrainFlags& flags) {
   if (!flags.steps.empty()) steps = egc::parse_count(flags.steps, "--steps", 0, ~std::size_t{0} >> 1);
   std::optional<double> epochs;
   if (!flags.epochs.empty()) epochs = egc::parse_real(flags.epochs, "--epochs", 1e-9, 1e9);
+  std::optional<std::size_t> log_every_flag;
+  if (!flags.log_every.empty()) log_every_flag = egc::parse_count(flags.log_every, "--log-every", 1, ~0u);
   if (!flags.report.empty()) egc::check_writable(flags.report, "--report");
   if (!flags.save.empty()) egc::check_writable(flags.save, "--save");
   if (!flags.export_batches.empty()) egc::check_writable(flags.export_batches, "--export-batches");
@@ -168,6 +180,8 @@ int train_main(const TrainFlags& flags) {
   context.workspace_bytes = backend->workspace_bytes(egc::build_chain(model));
   const egc::Plan plan = egc::make_plan(model, context, plan_spec);
   if (detail != egc::ScheduleDetail::none) std::cout << egc::format_schedule(plan, detail) << std::flush;
+  std::optional<std::vector<float>> loaded_parameters;
+  if (!flags.load.empty()) loaded_parameters = egc::load_safetensors(flags.load, plan.chain);
 
   nlohmann::json report = {
       {"egc_report_version", egc::kReportVersion},
@@ -198,10 +212,13 @@ int train_main(const TrainFlags& flags) {
     return 0;
   }
 
-  if (const std::optional<std::size_t> free = backend->device_free_bytes(); free && plan.arena_bytes > *free)
-    throw egc::UsageError("--plan " + flags.plan + ": the plan needs " + egc::format_bytes(plan.arena_bytes) + " (" +
-                          std::to_string(plan.arena_bytes) + " B) and the device has " + egc::format_bytes(*free) +
-                          " free; try a plan that recomputes more (--plan sqrtn, every:K with a larger K)");
+  if (backend->device_free_bytes()) {
+    // Before anything is allocated: does the plan fit, and if not, which listed plan would?
+    std::vector<egc::Plan> listed;
+    for (const std::string& name : listed_plan_names(plan.chain.size()))
+      listed.push_back(egc::make_plan(model, context, egc::parse_plan(name)));
+    egc::check_plan_fits(plan, alloc, *backend, listed);
+  }
 
   const std::size_t samples_per_step = model.batch * settings.accumulate;
   const std::size_t total_steps =
@@ -210,13 +227,16 @@ int train_main(const TrainFlags& flags) {
                                                                     static_cast<double>(data.train_rows.size()) /
                                                                     static_cast<double>(samples_per_step)));
 
+  // On a device, how coarsely it hands out memory: measured and planned are compared within it.
+  const std::optional<egc::AllocationGranularity> granularity = egc::measure_allocation_granularity(*backend);
+  if (granularity) spdlog::info("device allocation granularity: {}", granularity->summary());
   egc::MemoryMeter meter(*backend);
   egc::Trainer trainer(plan, *backend, data, settings);
   meter.setup_done();
-  if (flags.load.empty())
-    trainer.initialize_parameters();
+  if (loaded_parameters)
+    trainer.set_parameters(*loaded_parameters);
   else
-    trainer.set_parameters(egc::load_safetensors(flags.load, plan.chain));
+    trainer.initialize_parameters();
 
   std::vector<std::uint32_t> batch_rows;
   if (!flags.export_batches.empty()) {
@@ -224,42 +244,35 @@ int train_main(const TrainFlags& flags) {
     trainer.record_batches(&batch_rows);
   }
 
-  // Sample memory around every op of the first steps, then once per step.
-  trainer.executor().set_hook([&](std::size_t op, bool after) { meter.sample_op(op, after); });
-  const std::size_t log_every = flags.log_every.empty() ? std::max<std::size_t>(1, total_steps / 20)
-                                                        : egc::parse_count(flags.log_every, "--log-every", 1, ~0u);
+  const std::size_t log_every = log_every_flag.value_or(std::max<std::size_t>(1, total_steps / 20));
   egc::Progress progress(total_steps, samples_per_step, log_every, ::isatty(::fileno(stderr)) != 0);
   nlohmann::json losses = nlohmann::json::array();
-  std::vector<double> step_ms;
-  float loss = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t step = 1; step <= total_steps; ++step) {
-    if (step == measure_steps + 1) trainer.executor().set_hook({});
-    if (step == 1) meter.start_timeline(plan.ops.size());
-    if (step == 2) meter.stop_timeline();
-    const auto step_start = std::chrono::steady_clock::now();
-    loss = trainer.train_step();
-    step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_start).count());
-    meter.sample();
-    if (step % log_every == 0 || step == total_steps) losses.push_back({{"step", step}, {"loss", loss}});
-    progress.update(step, loss);
-  }
+  const egc::MeasuredSteps run =
+      egc::train_and_measure(trainer, meter, total_steps, measure_steps, [&](std::size_t step, float loss) {
+        if (step % log_every == 0 || step == total_steps) losses.push_back({{"step", step}, {"loss", loss}});
+        progress.update(step, loss);
+      });
   progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  trainer.executor().set_hook({});
-  const egc::MeasuredMemory measured = meter.result(trainer.memory());
+  const egc::MeasuredMemory& measured = run.memory;
+  const float loss = run.losses.empty() ? 0.0f : run.losses.back();
 
   const std::optional<egc::Evaluation> evaluation = trainer.evaluate(!flags.report.empty());
   double median_ms = 0;
-  if (!step_ms.empty()) {
-    std::vector<double> sorted = step_ms;
+  if (!run.step_ms.empty()) {
+    std::vector<double> sorted = run.step_ms;
     std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
     median_ms = sorted[sorted.size() / 2];
   }
   const double samples_per_second = seconds > 0 ? static_cast<double>(total_steps * samples_per_step) / seconds : 0.0;
   print_comparison(plan, measured, median_ms, samples_per_second, evaluation, noise, flags.data.empty());
+  if (granularity)
+    std::printf("  (device allocation granularity %s: differences below it are rounding)\n",
+                egc::format_bytes(granularity->granularity).c_str());
 
   report["measured"] = measured_to_json(measured);
+  report["measured"]["granularity_bytes"] = granularity ? nlohmann::json(granularity->granularity) : nlohmann::json(nullptr);
   report["training"] = {{"steps", total_steps},
                         {"epochs", static_cast<double>(total_steps * samples_per_step) /
                                        static_cast<double>(data.train_rows.size())},

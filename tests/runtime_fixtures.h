@@ -9,6 +9,7 @@
 #include "planner/make_plan.h"
 #include "runtime/backend.h"
 #include "runtime/dataset.h"
+#include "runtime/measured_steps.h"
 #include "runtime/memory_meter.h"
 #include "runtime/trainer.h"
 
@@ -34,14 +35,9 @@ inline TrainedRun train_for(Backend& backend, const ModelSpec& model, const std:
   Trainer trainer(run.plan, backend, data, settings);
   meter.setup_done();
   trainer.initialize_parameters();
-  trainer.executor().set_hook([&](std::size_t op, bool after) { meter.sample_op(op, after); });
-  for (std::size_t step = 0; step < steps; ++step) {
-    if (step == 0) meter.start_timeline(run.plan.ops.size());
-    run.losses.push_back(trainer.train_step());
-    if (step == 0) meter.stop_timeline();
-  }
-  trainer.executor().set_hook({});
-  run.measured = meter.result(trainer.memory());
+  MeasuredSteps measured = train_and_measure(trainer, meter, steps, steps);
+  run.losses = measured.losses;
+  run.measured = measured.memory;
   run.parameters = trainer.parameters();
   return run;
 }
