@@ -133,15 +133,6 @@ def main() -> None:
 
     configure_environment(args)
     cuda = args.device == "cuda"
-    driver = None
-    if cuda:
-        # The primary context, created here, is the one XLA will use: the baseline excludes it.
-        # Without the driver library the run goes on and reports no "device used".
-        try:
-            driver = common.CudaDriverMemory()
-            baseline_free, total_bytes = driver.free_and_total()
-        except (OSError, RuntimeError) as error:
-            print(f"jax_reference: no device memory baseline: {error}", file=common.sys.stderr)
     import jax
     import jax.numpy as jnp
 
@@ -151,6 +142,18 @@ def main() -> None:
         device = jax.devices()[0]
     except RuntimeError as error:
         raise common.UsageError(f"--device: {args.device} asked for, but JAX has no such device ({error})") from None
+    driver, baseline_in_use = None, 0
+    if cuda:
+        # XLA has created its context (the device's primary one) and allocated nothing yet with
+        # preallocation off: the baseline of "device used" is taken here, so the context is not
+        # counted. Creating the context ourselves first could give it other flags than XLA asks for.
+        # Without the driver library the run goes on and reports no "device used".
+        baseline_in_use = (device.memory_stats() or {}).get("bytes_in_use", 0)
+        try:
+            driver = common.CudaDriverMemory()
+            baseline_free, total_bytes = driver.free_and_total()
+        except (OSError, RuntimeError) as error:
+            print(f"jax_reference: no device memory baseline: {error}", file=common.sys.stderr)
 
     segment_lengths = common.egc_split(config.layers, args.segments) if args.segments else [config.layers]
     forward = make_forward(jax, config, segment_lengths, checkpoint=args.segments > 0)
@@ -183,11 +186,13 @@ def main() -> None:
             "allocated_peak_bytes": stats.get("peak_bytes_in_use"),
             "reserved_peak_bytes": stats.get("peak_pool_bytes"),
             **(common.device_used(baseline_free, driver.free_and_total()[0], total_bytes) if driver else {}),
+            "baseline_bytes_in_use": baseline_in_use,
             "methods": {
                 "allocated": "memory_stats()['peak_bytes_in_use'] over the whole process (JAX cannot reset it; "
                              "includes compile-time autotuning buffers)",
                 "reserved": "memory_stats()['peak_pool_bytes']: the BFC allocator's pool",
-                "device": "cuMemGetInfo: free right after the primary context's creation minus free after the run",
+                "device": "cuMemGetInfo: free once JAX's backend is up (context created, nothing allocated) minus "
+                          "free after the run",
                 "xla_planned": "compiled.memory_analysis(): arguments + outputs - aliased + temporaries of one step",
             },
         })

@@ -356,11 +356,8 @@ def kernel_summary(kernels: dict[str, tuple[float, float]], steps: float, wall_m
 
 
 class CudaDriverMemory:
-    """cuMemGetInfo on device 0's primary context, the one PyTorch and JAX use.
-
-    The first call retains the primary context (creating it) and keeps it for the life of the
-    process, so a baseline taken then holds the context and nothing else.
-    """
+    """cuMemGetInfo on device 0's primary context, the one PyTorch and JAX use; retained here for
+    the life of the process, so it cannot be destroyed between two readings."""
 
     def __init__(self):
         self.lib = ctypes.CDLL("libcuda.so.1")
