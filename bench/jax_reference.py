@@ -199,7 +199,7 @@ def main() -> None:
 
     training = {"loss": common.loss_log(loss_values, replayed), "replayed_steps": replayed, "steps_run": total,
                 **common.timing_summary(timer.elapsed_ms(), args.warmup, "perf_counter + block_until_ready")}
-    document = common.result_document("jax", jax.__version__, args, config, device.device_kind, segment_lengths,
+    document = common.result_document("jax", jax.__version__, args, config, device.device_kind if cuda else common.host_cpu_name(), segment_lengths,
                                       training, memory)
     document["config"]["checkpoint"] = "jax.checkpoint per segment, the last one not" if args.segments else "none"
     common.write_json(document, args.json)

@@ -412,6 +412,18 @@ def result_document(system: str, system_version: str, args: argparse.Namespace, 
     }
 
 
+def host_cpu_name() -> str:
+    """The CPU's model name (Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
 def write_json(document: dict, path: str | None) -> None:
     """Prints a one-line summary; writes `document` to `path` through a temporary file and a rename."""
     training, memory = document["training"], document["memory"]

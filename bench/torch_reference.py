@@ -182,7 +182,7 @@ def main() -> None:
             training["profile"] = profile_steps(torch, step, args.profile, batches.steps, cuda)
         except Exception as error:
             training["profile"] = {"error": f"{type(error).__name__}: {error}"}
-    device_name = torch.cuda.get_device_name() if cuda else common.platform.processor() or "cpu"
+    device_name = torch.cuda.get_device_name() if cuda else common.host_cpu_name()
     segment_lengths = (common.checkpoint_sequential_split(config.layers, args.segments) if args.segments
                        else [config.layers])
     document = common.result_document("torch", torch.__version__, args, config, device_name, segment_lengths,
