@@ -41,6 +41,7 @@ struct TrainFlags {
   std::string device = "auto";
   std::string alloc = "arena";
   bool tf32 = false;
+  bool single_update = false;
   std::string steps;
   std::string epochs;
   std::string lr;
@@ -178,6 +179,7 @@ int train_main(const TrainFlags& flags) {
   egc::StepContext context;
   context.dataset_rows = data.rows();
   context.workspace_bytes = backend->workspace_bytes(egc::build_chain(model));
+  context.single_update = flags.single_update || settings.accumulate > 1;
   const egc::Plan plan = egc::make_plan(model, context, plan_spec);
   if (detail != egc::ScheduleDetail::none) std::cout << egc::format_schedule(plan, detail) << std::flush;
   std::optional<std::vector<float>> loaded_parameters;
@@ -199,6 +201,7 @@ int train_main(const TrainFlags& flags) {
         {"lr", lr},
         {"momentum", momentum},
         {"accumulate", settings.accumulate},
+        {"single_update", context.single_update},
         {"tf32", flags.tf32}}},
       {"plan", egc::plan_to_json(plan)},
   };
@@ -347,6 +350,10 @@ int main(int argc, char** argv) {
   app.add_option("--eps", flags.eps, "Adam epsilon")->type_name("EPS")->group("Training");
   app.add_option("--accumulate", flags.accumulate, "Micro-batches of --batch samples per optimizer step (gradient accumulation)")
       ->type_name("K")->group("Training");
+  app.add_flag("--single-update", flags.single_update,
+               "One optimizer sweep over all parameters after the backward pass, holding every gradient until then "
+               "(default with --accumulate K > 1); otherwise each layer is updated right after its backward")
+      ->group("Training");
   app.add_option("--seed", flags.seed, "Seed of the data, the split, the shuffling and the initial parameters")
       ->type_name("N")->group("Training");
   app.add_option("--data", flags.data, "Train on a CSV FILE: the first --in columns are inputs, the next --out targets")

@@ -30,6 +30,11 @@ struct ModelSpec {
 struct StepContext {
   std::size_t dataset_rows = 0;     // samples resident in the arena (training + evaluation)
   std::size_t workspace_bytes = 0;  // backend scratch: cuBLAS workspace, CUB temporary storage
+  // One update of all parameters after the backward pass, from one gradient buffer that lives
+  // through the whole step (needed by gradient accumulation, --accumulate K > 1). Otherwise each
+  // layer is updated right after its backward and its gradients die there, as with PyTorch's
+  // optimizer-in-backward hooks: the step never holds the gradients of the whole model.
+  bool single_update = false;
 };
 
 const char* to_string(Activation activation);

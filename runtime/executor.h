@@ -30,9 +30,11 @@ class Executor {
 
   Executor(const Plan& plan, Backend& backend, StepMemory& memory, const OptimizerSettings& optimizer);
 
-  // Every op before the update: forward, recompute, loss, backward.
-  void run_micro_batch(const MicroBatch& batch);
-  // The update op; `step` counts optimizer steps from 1 (Adam's bias correction).
+  // Every op but a final update of all parameters: forward, recompute, loss, backward, and the
+  // per-layer updates where the plan has them. `step` counts optimizer steps from 1 (Adam's
+  // bias correction).
+  void run_micro_batch(const MicroBatch& batch, std::size_t step);
+  // The final update of all parameters, where the plan has one (StepContext::single_update).
   void run_update(std::size_t step);
   // The forward pass and the loss only (evaluation); the gradients are not touched.
   // Releases what per-buffer mode still holds afterwards.
@@ -51,7 +53,7 @@ class Executor {
   StepMemory& memory_;
   OptimizerSettings optimizer_;
   OpHook hook_;
-  std::size_t update_op_ = 0;
+  std::size_t end_of_micro_batch_ = 0;  // ops [0, end) run per micro-batch; a final update follows
   std::size_t loss_op_ = 0;
 };
 

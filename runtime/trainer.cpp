@@ -26,6 +26,8 @@ Trainer::Trainer(const Plan& plan, Backend& backend, const Dataset& data, const 
                      std::to_string(data.train_rows.size()) + " training rows");
   if (data.rows() != plan.context.dataset_rows)
     throw std::logic_error("trainer: the plan was made for a dataset of another size");
+  if (settings.accumulate > 1 && !plan.context.single_update)
+    throw std::logic_error("trainer: --accumulate needs a plan with one final update (StepContext::single_update)");
   const StepBuffers& s = plan.step;
   backend.copy_to_device(memory_->pointer(s.dataset_inputs), data.inputs.data(), data.inputs.size() * sizeof(float));
   backend.copy_to_device(memory_->pointer(s.dataset_targets), data.targets.data(), data.targets.size() * sizeof(float));
@@ -61,6 +63,8 @@ std::vector<float> Trainer::parameters() {
 }
 
 std::vector<float> Trainer::gradients() {
+  if (plan_.step.grads == kNoBuffer)
+    throw std::logic_error("Trainer::gradients: the plan updates each layer in its backward and keeps no gradients");
   std::vector<float> values(plan_.chain.param_count);
   backend_.copy_to_host(values.data(), memory_->pointer(plan_.step.grads), values.size() * sizeof(float));
   return values;
@@ -99,7 +103,7 @@ float Trainer::train_step() {
     const std::uint32_t* rows = next_training_batch();
     if (batch_log_) batch_log_->insert(batch_log_->end(), rows, rows + plan_.chain.batch);
     load_batch(rows, plan_.chain.batch);
-    executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale});
+    executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale}, steps_done_ + 1);
     loss_sum += read_loss();
   }
   executor_.run_update(++steps_done_);

@@ -40,7 +40,7 @@ class Trainer {
   void initialize_parameters();
   void set_parameters(const std::vector<float>& values);
   std::vector<float> parameters();
-  std::vector<float> gradients();  // of the last step
+  std::vector<float> gradients();  // of the last step; plans with StepContext::single_update only
 
   // One optimizer step: `accumulate` micro-batches, then the update. Returns the mean of the
   // micro-batch losses.

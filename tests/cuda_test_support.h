@@ -27,8 +27,12 @@ inline std::unique_ptr<Backend> make_cuda(bool tf32 = false) {
 }
 
 // The plan of `spec` for `data` resident in the arena and the backend's workspace.
-inline Plan plan_for(const ModelSpec& spec, const Dataset& data, Backend& backend, const std::string& plan) {
+// single_update: one update after the backward pass from a whole-step gradient buffer (needed to
+// read gradients after a step, and by --accumulate); otherwise each layer is updated in its backward.
+inline Plan plan_for(const ModelSpec& spec, const Dataset& data, Backend& backend, const std::string& plan,
+                     bool single_update = false) {
   StepContext context;
+  context.single_update = single_update;
   context.dataset_rows = data.rows();
   context.workspace_bytes = backend.workspace_bytes(build_chain(spec));
   return make_plan(spec, context, parse_plan(plan));

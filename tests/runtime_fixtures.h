@@ -30,6 +30,7 @@ inline TrainedRun train_for(Backend& backend, const ModelSpec& model, const std:
   StepContext context;
   context.dataset_rows = data.rows();
   context.workspace_bytes = backend.workspace_bytes(build_chain(model));
+  context.single_update = settings.accumulate > 1;
   TrainedRun run{{}, {}, {}, make_plan(model, context, parse_plan(plan_text))};
   MemoryMeter meter(backend);
   Trainer trainer(run.plan, backend, data, settings);

@@ -41,8 +41,8 @@ TEST_CASE("a training step on the GPU matches the CPU reference (float32)") {
       spec.activation = activation;
       spec.optimizer = optimizer;
       const Dataset data = make_data(spec, 1000, 42);
-      const Plan cpu_plan = plan_for(spec, data, cpu, "sqrtn");
-      const Plan gpu_plan = plan_for(spec, data, *gpu, "sqrtn");
+      const Plan cpu_plan = plan_for(spec, data, cpu, "sqrtn", /*single_update=*/true);
+      const Plan gpu_plan = plan_for(spec, data, *gpu, "sqrtn", /*single_update=*/true);
       TrainSettings settings;
       settings.seed = 7;
       Trainer on_cpu(cpu_plan, cpu, data, settings);
@@ -104,7 +104,7 @@ TEST_CASE("parameters are bitwise identical across plans and allocation modes on
         for (const auto& [plan_name, alloc] : {std::pair{"none", AllocMode::arena}, std::pair{"sqrtn", AllocMode::arena},
                                                std::pair{"every:3", AllocMode::arena},
                                                std::pair{"sqrtn", AllocMode::per_buffer}}) {
-          const Plan plan = plan_for(spec, data, *gpu, plan_name);
+          const Plan plan = plan_for(spec, data, *gpu, plan_name, /*single_update=*/accumulate > 1);
           settings.alloc = alloc;
           Trainer trainer(plan, *gpu, data, settings);
           trainer.initialize_parameters();
