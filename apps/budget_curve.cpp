@@ -218,20 +218,29 @@ nlohmann::json curve_to_json(const Curve& curve) {
 }
 
 void add_curve_flags(CLI::App& app, CurveFlags& flags) {
+  const char* group = "Curve (--curve)";
   app.add_flag("--curve", flags.curve,
-               "Recomputation against activation budget for budget, chen-greedy, sqrtn and every:K");
+               "Recomputation against activation budget for budget, chen-greedy, sqrtn and every:K, instead of a sweep")
+      ->group(group);
   app.add_option("--preset", flags.preset,
-                 "A model of the issue instead of the model flags: equal64 (64 hidden layers of 1024) or unequal "
-                 "(64 hidden layers alternating 2048 and 128)")
-      ->type_name("NAME");
+                 "The model: equal64 (64 hidden layers of 1024) or unequal (64 hidden layers alternating 2048 and "
+                 "128), instead of --layers/--width/--widths/--in/--out")
+      ->type_name("NAME")
+      ->group(group);
   app.add_option("--points", flags.points, "Budgets in the sweep, from the smallest feasible to none's peak")
       ->type_name("N")
-      ->capture_default_str();
-  app.add_option("--csv", flags.csv, "Write the curve as CSV to FILE")->type_name("FILE");
-  app.add_option("--json", flags.json, "Write the curve as JSON to FILE")->type_name("FILE");
+      ->group(group);
+  app.add_option("--layers", flags.layers, "Hidden layers of the model")->type_name("N")->group(group);
+  app.add_option("--widths", flags.widths, "Unequal hidden widths, comma-separated (replaces --layers and --width)")
+      ->type_name("W1,W2,...")
+      ->group(group);
+  app.add_option("--batch", flags.batch, "Samples per batch")->type_name("B")->group(group);
 }
 
-int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags) {
+int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags, const std::string& csv,
+              const std::string& json) {
+  if (!model_flags.widths.empty() && (app.count("--layers") > 0 || app.count("--width") > 0))
+    throw UsageError("--widths: replaces --layers and --width; give one or the other");
   ModelSpec model = resolve_model(model_flags);
   if (!flags.preset.empty()) {
     for (const char* flag : {"--layers", "--width", "--widths", "--in", "--out"})
@@ -240,15 +249,14 @@ int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFla
     model = curve_preset(flags.preset, model);
   }
   const std::size_t points = parse_positive(flags.points, "--points");
-  if (!flags.csv.empty()) check_writable(flags.csv, "--csv");
-  if (!flags.json.empty()) check_writable(flags.json, "--json");
+  if (!csv.empty()) check_writable(csv, "--csv");
+  if (!json.empty()) check_writable(json, "--json");
 
   const Curve curve = compute_curve(model, points, flags.preset);
   std::cout << format_curve(curve);
-  if (!flags.csv.empty())
-    write_file_atomically(flags.csv, "--csv", [&](std::ostream& out) { out << curve_to_csv(curve); });
-  if (!flags.json.empty())
-    write_file_atomically(flags.json, "--json", [&](std::ostream& out) { out << curve_to_json(curve).dump(2) << "\n"; });
+  if (!csv.empty()) write_file_atomically(csv, "--csv", [&](std::ostream& out) { out << curve_to_csv(curve); });
+  if (!json.empty())
+    write_file_atomically(json, "--json", [&](std::ostream& out) { out << curve_to_json(curve).dump(2) << "\n"; });
   return 0;
 }
 

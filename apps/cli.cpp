@@ -1,7 +1,15 @@
 // Shared flags and error handling for the egc command-line programs.
 #include "apps/cli.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
+#include <limits>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "planner/errors.h"
 #include "planner/units.h"
@@ -29,6 +37,8 @@ void add_model_flags(CLI::App& app, ModelFlags& flags) {
   app.add_option("--optimizer", flags.optimizer, "Optimizer: sgd (with --momentum) or adam")
       ->type_name("NAME")
       ->capture_default_str();
+  for (CLI::Option* option : app.get_options())
+    if (option->get_group() == "Options" && option->get_name() != "--help") option->group("Model");
 }
 
 ModelSpec resolve_model(const ModelFlags& flags) {
@@ -47,6 +57,39 @@ ModelSpec resolve_model(const ModelFlags& flags) {
   spec.optimizer = parse_optimizer(flags.optimizer);
   validate(spec);
   return spec;
+}
+
+double parse_real(const std::string& text, const std::string& flag, double low, double high) {
+  errno = 0;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value) || value < low ||
+      value > high) {
+    std::ostringstream accepted;
+    accepted << "a number from " << low << " to " << high;
+    throw UsageError(flag + ": '" + text + "' is not accepted (" + accepted.str() + " is)");
+  }
+  return value;
+}
+
+std::size_t parse_count(const std::string& text, const std::string& flag, std::size_t low, std::size_t high) {
+  std::size_t value = 0;
+  bool ok = !text.empty() && text.size() <= 19;
+  for (char c : text) ok = ok && c >= '0' && c <= '9';
+  if (ok) value = std::stoull(text);
+  if (!ok || value < low || value > high)
+    throw UsageError(flag + ": '" + text + "' is not accepted (a whole number from " + std::to_string(low) + " to " +
+                     std::to_string(high) + " is)");
+  return value;
+}
+
+void setup_logging(const std::string& level) {
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off")
+    throw UsageError("--log-level: unknown level '" + level + "' (accepted: trace, debug, info, warn, error, critical, off)");
+  spdlog::set_default_logger(spdlog::stderr_color_st("egc"));
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  spdlog::set_level(parsed);
 }
 
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {

@@ -28,6 +28,15 @@ struct ModelFlags {
 void add_model_flags(CLI::App& app, ModelFlags& flags);
 ModelSpec resolve_model(const ModelFlags& flags);
 
+// A finite number in [low, high] for `flag`; UsageError naming the flag and the range otherwise.
+double parse_real(const std::string& text, const std::string& flag, double low, double high);
+// A whole number in [low, high] for `flag` (0 allowed when low is 0).
+std::size_t parse_count(const std::string& text, const std::string& flag, std::size_t low, std::size_t high);
+
+// Logs to stderr at `level` (trace, debug, info, warn, error, critical, off); UsageError
+// naming --log-level otherwise.
+void setup_logging(const std::string& level);
+
 // Runs `body` after parsing; returns its exit code, 0 for --help, 2 for bad input (CLI11
 // parse errors and UsageError), 1 for any other failure. Every error is one line on stderr.
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body);

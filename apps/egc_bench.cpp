@@ -1,19 +1,164 @@
-// egc_bench: egc's benchmarks. For now one mode, --curve (apps/budget_curve.h).
-#include <CLI/CLI.hpp>
+// egc_bench: compares plans across batch sizes and depths: planned and measured peak memory,
+// forward / recompute / backward time, step time and throughput, as a table, CSV and JSON;
+// with --curve, recomputation against activation budget instead (apps/budget_curve.h).
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
 
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "apps/bench_sweep.h"
 #include "apps/budget_curve.h"
 #include "apps/cli.h"
 #include "planner/errors.h"
+#include "planner/schedule.h"
+#include "planner/units.h"
+#include "runtime/atomic_file.h"
+#include "runtime/backend_factory.h"
+
+namespace {
+
+struct BenchFlags {
+  std::string plans = "none,sqrtn,every:4";
+  std::string batches = "32,128,512";
+  std::string depths = "8,32";
+  std::string width = "64";
+  std::string in = "1";
+  std::string out = "1";
+  std::string activation = "relu";
+  std::string optimizer = "sgd";
+  std::string steps = "10";
+  std::string warmup = "2";
+  std::string profile_steps = "3";
+  bool no_activation_measure = false;
+  std::string device = "auto";
+  bool tf32 = false;
+  std::string seed = "0";
+  std::string csv;
+  std::string json;
+  std::string log_level = "info";
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+int bench_main(const BenchFlags& flags) {
+  egc::setup_logging(flags.log_level);
+  egc::SweepConfig config;
+  config.plans.clear();
+  for (const std::string& plan : split_list(flags.plans)) config.plans.push_back(egc::parse_plan(plan, "--plans").text);
+  config.batches = egc::parse_widths(flags.batches, "--batches");
+  config.depths = egc::parse_widths(flags.depths, "--depths");
+  config.width = egc::parse_positive(flags.width, "--width");
+  config.model.in_features = egc::parse_positive(flags.in, "--in");
+  config.model.out_features = egc::parse_positive(flags.out, "--out");
+  config.model.activation = egc::parse_activation(flags.activation);
+  config.model.optimizer = egc::parse_optimizer(flags.optimizer);
+  config.steps = egc::parse_count(flags.steps, "--steps", 1, 1u << 20);
+  config.warmup = egc::parse_count(flags.warmup, "--warmup", 0, 1u << 20);
+  config.profile_steps = egc::parse_count(flags.profile_steps, "--profile-steps", 1, 1u << 20);
+  config.measure_activations = !flags.no_activation_measure;
+  config.seed = egc::parse_count(flags.seed, "--seed", 0, ~std::uint64_t{0} >> 1);
+  const egc::DeviceChoice device = egc::parse_device(flags.device);
+  for (std::size_t depth : config.depths) {
+    egc::ModelSpec model = config.model;
+    model.hidden_widths.assign(depth, config.width);
+    for (std::size_t batch : config.batches) {
+      model.batch = batch;
+      egc::validate(model);
+    }
+  }
+  if (!flags.csv.empty()) egc::check_writable(flags.csv, "--csv");
+  if (!flags.json.empty()) egc::check_writable(flags.json, "--json");
+
+  egc::BackendOptions options;
+  options.tf32 = flags.tf32;
+  std::unique_ptr<egc::Backend> backend = egc::make_backend(device, options);
+  const std::size_t total = config.plans.size() * config.batches.size() * config.depths.size();
+  spdlog::info("device: {}; {} rows ({} plans x {} batch sizes x {} depths), {} timed steps each", backend->description(),
+               total, config.plans.size(), config.batches.size(), config.depths.size(), config.steps);
+  std::size_t done = 0;
+  const std::vector<egc::SweepRow> rows = egc::run_sweep(*backend, config, [&](const egc::SweepRow& row) {
+    spdlog::info("[{}/{}] {} depth {} batch {}: {:.3f} ms/step", ++done, total, row.plan, row.depth, row.batch,
+                 row.step_ms);
+  });
+  std::cout << "\n" << egc::format_sweep_table(rows);
+  if (!flags.csv.empty())
+    egc::write_file_atomically(flags.csv, "--csv", [&](std::ostream& out) { out << egc::sweep_csv(rows); });
+  if (!flags.json.empty())
+    egc::write_file_atomically(flags.json, "--json", [&](std::ostream& out) {
+      out << egc::sweep_json(rows, config, backend->description()).dump(2) << "\n";
+    });
+  return 0;
+}
+
+}  // namespace
+
+// The curve mode takes its model from the shared flags and its own; each mode refuses the
+// other's flags rather than ignoring them.
+int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags& curve) {
+  const char* sweep_only[] = {"--plans", "--batches", "--depths", "--steps", "--warmup", "--profile-steps",
+                              "--no-activation-measure", "--device", "--tf32", "--seed"};
+  if (!curve.curve) {
+    for (const char* flag : egc::kCurveOnlyFlags)
+      if (app.count(flag) > 0) throw egc::UsageError(std::string(flag) + ": belongs to --curve, which is not given");
+    return bench_main(flags);
+  }
+  for (const char* flag : sweep_only)
+    if (app.count(flag) > 0)
+      throw egc::UsageError(std::string(flag) + ": a sweep flag; with --curve the model is --layers/--width/--widths, "
+                                                "--in, --out, --activation, --batch or --preset");
+  egc::ModelFlags model;
+  model.layers = curve.layers;
+  model.width = flags.width;
+  model.widths = curve.widths;
+  model.in = flags.in;
+  model.out = flags.out;
+  model.activation = flags.activation;
+  model.batch = curve.batch;
+  model.optimizer = flags.optimizer;
+  return egc::run_curve(app, model, curve, flags.csv, flags.json);
+}
 
 int main(int argc, char** argv) {
-  CLI::App app{"egc_bench: benchmarks of egc's memory plans", "egc_bench"};
+  CLI::App app{"egc_bench: compare checkpoint plans across batch sizes and depths.\n"
+               "Per row: planned and measured peak memory, forward / recompute / backward time (op by op,\n"
+               "synchronised), median step time and samples/s.",
+               "egc_bench"};
   app.option_defaults()->always_capture_default();
-  egc::ModelFlags model;
+  BenchFlags flags;
+  app.add_option("--plans", flags.plans, "Comma-separated plans: none, sqrtn, every:K")->type_name("LIST");
+  app.add_option("--batches", flags.batches, "Comma-separated batch sizes")->type_name("LIST");
+  app.add_option("--depths", flags.depths, "Comma-separated numbers of hidden layers")->type_name("LIST");
+  app.add_option("--width", flags.width, "Width of every hidden layer")->type_name("H");
+  app.add_option("--in", flags.in, "Input features")->type_name("D");
+  app.add_option("--out", flags.out, "Output features")->type_name("D");
+  app.add_option("--activation", flags.activation, "relu, gelu, tanh")->type_name("NAME");
+  app.add_option("--optimizer", flags.optimizer, "sgd, adam")->type_name("NAME");
+  app.add_option("--steps", flags.steps, "Timed steps per row (the median is reported)")->type_name("N");
+  app.add_option("--warmup", flags.warmup, "Untimed steps before timing")->type_name("N");
+  app.add_option("--profile-steps", flags.profile_steps, "Steps timed op by op for the forward/backward split")
+      ->type_name("N");
+  app.add_flag("--no-activation-measure", flags.no_activation_measure,
+               "Skip the per-buffer run that measures the activation peak");
+  app.add_option("--device", flags.device, "auto, cpu, cuda")->type_name("DEVICE");
+  app.add_flag("--tf32", flags.tf32, "CUDA: allow TF32 GEMMs");
+  app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
+  app.add_option("--csv", flags.csv, "Write the rows as CSV to FILE")->type_name("FILE");
+  app.add_option("--json", flags.json, "Write the rows and the configuration as JSON to FILE")->type_name("FILE");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")->type_name("LEVEL");
   egc::CurveFlags curve;
-  egc::add_model_flags(app, model);
   egc::add_curve_flags(app, curve);
-  return egc::run_app(app, argc, argv, [&] {
-    if (!curve.curve) throw egc::UsageError("no mode given: --curve is the one egc_bench has so far");
-    return egc::run_curve(app, model, curve);
-  });
+  return egc::run_app(app, argc, argv, [&] { return dispatch(app, flags, curve); });
 }

@@ -14,11 +14,12 @@
 namespace egc {
 namespace {
 
-// Bytes alive at every op: everything but activations and their gradients.
+// Bytes alive at every op: parameters, optimizer state, data, workspace (and the whole-step
+// gradients with a single update; per-layer gradients come and go with their layer's backward).
 std::size_t persistent_bytes(const Plan& plan) {
   std::size_t bytes = 0;
   for (const Buffer& buffer : plan.buffers)
-    if (!counts_as_activation(buffer.kind)) bytes += buffer.footprint;
+    if (buffer.persistent) bytes += buffer.footprint;
   return bytes;
 }
 
@@ -60,8 +61,9 @@ Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepConte
                       format_bytes(smallest_peak));
   };
   if (available < fixed + smallest_peak) throw smallest_arena_error();
-  // The arena is the persistent bytes plus the activation peak, and a layout gap where the
-  // offsets do not reach the lower bound (unequal widths): lower the budget by the gap and re-plan.
+  // The arena is the persistent bytes plus the peak of activations together with the one layer's
+  // parameter gradients alive at a backward, and a layout gap where the offsets do not reach the
+  // lower bound: start from all the room left and lower the budget by any excess until it fits.
   std::size_t budget = available - fixed;
   for (int attempt = 0; attempt < 32 && budget >= smallest_peak; ++attempt) {
     const std::optional<BudgetSchedule> schedule = planner.solve(budget);
@@ -74,9 +76,10 @@ Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepConte
                          " of a forward pass, the least within an activation budget of " + format_bytes(budget);
       return plan;
     }
+    // The activations must shrink by the excess at least.
     const std::size_t over = plan.arena_bytes - available;
-    if (over >= budget) break;
-    budget -= over;
+    if (over >= schedule->activation_peak_bytes) break;
+    budget = schedule->activation_peak_bytes - over;
   }
   throw smallest_arena_error();
 }

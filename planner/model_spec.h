@@ -36,6 +36,11 @@ struct StepContext {
   std::size_t workspace_bytes = 0;  // backend scratch: cuBLAS workspace, CUB temporary storage
   std::size_t memory_limit_bytes = 0;  // the arena's limit (--plan auto plans within it)
   MemoryLimitSource memory_limit_source = MemoryLimitSource::none;
+  // One update of all parameters after the backward pass, from one gradient buffer that lives
+  // through the whole step (needed by gradient accumulation, --accumulate K > 1). Otherwise each
+  // layer is updated right after its backward and its gradients die there, as with PyTorch's
+  // optimizer-in-backward hooks: the step never holds the gradients of the whole model.
+  bool single_update = false;
 };
 
 const char* to_string(Activation activation);

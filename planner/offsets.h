@@ -37,8 +37,17 @@ std::size_t live_peak(const std::vector<UsageRecord>& records);
 // placed that are alive at some common op, or above them all.
 ArenaLayout place_greedy(const std::vector<UsageRecord>& records, PlacementOrder order, Fit fit);
 
-// The smallest layout among every order and fit above; stops early at the lower bound.
+// Places records in exactly this order (a permutation of record indices).
+ArenaLayout place_in_order(const std::vector<UsageRecord>& records, const std::vector<std::size_t>& order, Fit fit);
+
+// Records alive at every op go to the bottom, one after the other; the rest above them by
+// assign_transient_offsets.
 ArenaLayout assign_offsets(const std::vector<UsageRecord>& records);
+
+// The smallest layout among every order and fit above; stops early at the lower bound. When
+// none reaches it, a bounded random search from perturbed greedy orders (fewer tries for larger
+// plans) keeps the smallest layout found.
+ArenaLayout assign_transient_offsets(const std::vector<UsageRecord>& records);
 
 bool overlaps_in_time(const UsageRecord& a, const UsageRecord& b);
 

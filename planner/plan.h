@@ -54,13 +54,19 @@ struct Op {
   //   loss:              input (the prediction), output (its gradient); reads the batch targets
   //   backward:          grad_output (dL/d layer output, overwritten in place by dL/d pre-activation),
   //                      saved (output or pre-activation the derivative needs), input (for the
-  //                      weight gradient) -> grad_input (dL/d input; none for layer 0)
+  //                      weight gradient) -> grad_input (dL/d input; none for layer 0), and the
+  //                      layer's parameter gradients into `gradients`
+  //   update:            layer -1: every parameter from the whole-step `gradients` buffer;
+  //                      layer i: layer i's parameters from its own `gradients` buffer
   BufferId input = kNoBuffer;
   BufferId output = kNoBuffer;
   BufferId pre = kNoBuffer;
   BufferId saved = kNoBuffer;
   BufferId grad_output = kNoBuffer;
   BufferId grad_input = kNoBuffer;
+  // backward and update: where the layer's parameter gradients are. A per-layer buffer (its
+  // `layer` is set) holds weight then bias; the whole-step buffer follows the parameter layout.
+  BufferId gradients = kNoBuffer;
   std::vector<BufferId> reads;   // every buffer the op reads, persistent ones included
   std::vector<BufferId> writes;  // every buffer the op writes
 };
@@ -68,7 +74,7 @@ struct Op {
 // The buffers every step uses, whatever the schedule (kNoBuffer where not needed).
 struct StepBuffers {
   BufferId params = kNoBuffer;
-  BufferId grads = kNoBuffer;
+  BufferId grads = kNoBuffer;     // whole-step gradients (single_update only)
   BufferId velocity = kNoBuffer;  // SGD momentum
   BufferId adam_m = kNoBuffer;
   BufferId adam_v = kNoBuffer;

@@ -91,10 +91,10 @@ std::string format_segments(const Plan& plan) {
   const std::size_t base = non_activation_bytes(plan);
   auto line = [&](const std::string& label, const std::string& detail, std::size_t live) {
     const std::size_t part = live > base ? live - base : 0;
-    out << "  " << pad_right(label, 10) << pad_right(detail, 46) << pad_left(format_bytes(live), 12)
+    out << "  " << pad_right(label, 12) << pad_right(detail, 46) << pad_left(format_bytes(live), 12)
         << pad_left(format_bytes(part), 12) << "  " << format_bar(live - part, part, peak, kBarWidth) << "\n";
   };
-  out << "  " << pad_right("phase", 10) << pad_right("layers", 46) << pad_left("peak live", 12)
+  out << "  " << pad_right("phase", 12) << pad_right("layers", 46) << pad_left("peak live", 12)
       << pad_left("activations", 12) << "\n";
   std::size_t i = 0;
   std::vector<std::size_t> forward, kept;

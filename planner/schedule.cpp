@@ -71,7 +71,7 @@ ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, con
   const std::size_t param_bytes = checked_mul(chain.param_count, kFloatBytes, "parameter bytes");
   StepBuffers& s = plan_.step;
   s.params = add_buffer("params", BufferKind::parameters, param_bytes, true, -1);
-  s.grads = add_buffer("grads", BufferKind::gradients, param_bytes, true, -1);
+  if (context.single_update) s.grads = add_buffer("grads", BufferKind::gradients, param_bytes, true, -1);
   if (model.optimizer == Optimizer::sgd && model.sgd_momentum)
     s.velocity = add_buffer("optimizer.velocity", BufferKind::optimizer_state, param_bytes, true, -1);
   if (model.optimizer == Optimizer::adam) {
@@ -193,6 +193,11 @@ void ScheduleBuilder::backward(std::size_t layer) {
     case SavedForBackward::output: saved = output_[layer]; break;
     case SavedForBackward::pre_activation: saved = pre_[layer]; break;
   }
+  const BufferId gradients =
+      plan_.context.single_update
+          ? plan_.step.grads
+          : add_buffer("grads." + std::to_string(layer), BufferKind::gradients,
+                       checked_mul(info.param_count(), kFloatBytes, "gradient bytes"), false, static_cast<int>(layer));
   BufferId grad_input = kNoBuffer;
   if (layer > 0)
     grad_input = add_buffer("grad_act." + std::to_string(layer - 1), BufferKind::activation_gradients,
@@ -202,18 +207,26 @@ void ScheduleBuilder::backward(std::size_t layer) {
   op.saved = saved;
   op.grad_output = grad_output_[layer];
   op.grad_input = grad_input;
+  op.gradients = gradients;
   op.reads = {plan_.step.params, op.input, op.grad_output};
   if (saved != kNoBuffer) op.reads.push_back(saved);
-  op.writes = {op.grad_output, plan_.step.grads};
+  op.writes = {op.grad_output, gradients};
   if (grad_input != kNoBuffer) op.writes.push_back(grad_input);
   if (plan_.step.workspace != kNoBuffer) op.writes.push_back(plan_.step.workspace);
   if (layer > 0) grad_output_[layer - 1] = grad_input;
+  // Nothing later in the step reads this layer's parameters: update them now.
+  if (!plan_.context.single_update) add_update_op(static_cast<int>(layer), gradients);
 }
 
 void ScheduleBuilder::update() {
+  if (plan_.context.single_update) add_update_op(-1, plan_.step.grads);
+}
+
+void ScheduleBuilder::add_update_op(int layer, BufferId gradients) {
   const StepBuffers& s = plan_.step;
-  Op& op = add_op(OpKind::update, -1);
-  op.reads = {s.grads, s.params};
+  Op& op = add_op(OpKind::update, layer);
+  op.gradients = gradients;
+  op.reads = {gradients, s.params};
   op.writes = {s.params};
   for (BufferId state : {s.velocity, s.adam_m, s.adam_v}) {
     if (state == kNoBuffer) continue;

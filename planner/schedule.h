@@ -41,7 +41,9 @@ class ScheduleBuilder {
   void loss();
   // Needs the latest instances of the layer's input, of what its derivative needs and of the
   // gradient of its output; throws std::logic_error naming what is missing.
+  // With per-layer updates (StepContext::single_update false) it is followed by that layer's update.
   void backward(std::size_t layer);
+  // The update of all parameters (single_update); nothing with per-layer updates.
   void update();
 
   // Whether backward(layer) could run now without recomputing anything.
@@ -56,6 +58,7 @@ class ScheduleBuilder {
   BufferId add_op_buffer_for_layer(const char* prefix, std::size_t layer, BufferKind kind,
                                    std::vector<int>& copies);
   Op& add_op(OpKind kind, int layer);
+  void add_update_op(int layer, BufferId gradients);
 
   Plan plan_;
   std::vector<BufferId> output_;       // latest instance of each layer's output

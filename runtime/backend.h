@@ -47,6 +47,12 @@ class Backend {
   virtual void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) = 0;
   virtual void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // Bytes currently held through allocate(), and the most ever held at once: the backend's
+  // own count of what it was asked for (the exact host measurement).
+  virtual std::size_t allocated_bytes() const = 0;
+  virtual std::size_t peak_allocated_bytes() const = 0;
+  // Restarts the peak from what is allocated now (each measurement starts its own peak).
+  virtual void reset_peak_allocated_bytes() = 0;
   // Free device memory as the device reports it (cudaMemGetInfo); nullopt on the CPU.
   virtual std::optional<std::size_t> device_free_bytes() = 0;
 

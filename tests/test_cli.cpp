@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace {
@@ -17,8 +19,8 @@ struct Result {
   std::string output;
 };
 
-Result run_program(const char* path, const std::string& args) {
-  const std::string command = std::string(path) + " " + args + " 2>&1";
+Result run_command(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   Result result;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -29,10 +31,15 @@ Result run_program(const char* path, const std::string& args) {
   return result;
 }
 
-Result run(const std::string& args) { return run_program(EGC_TRAIN_PATH, args); }
-Result run_bench(const std::string& args) { return run_program(EGC_BENCH_PATH, args); }
+Result run(const std::string& args) { return run_command(std::string(EGC_TRAIN_PATH) + " " + args); }
+Result run_bench(const std::string& args) { return run_command(std::string(EGC_BENCH_PATH) + " " + args); }
 
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
 
 }  // namespace
 
@@ -92,9 +99,18 @@ TEST_CASE("budget, chen-greedy and auto plans print what they chose") {
   result = run("--dry-run --plan chen-greedy --layers 15 --width 256 --batch 64");
   CHECK(result.code == 0);
   CHECK(result.output.find("Chen et al. Algorithm 3") != std::string::npos);
-  result = run("--dry-run --plan auto --max-memory 31MiB --layers 40 --width 256 --batch 64");
+  // Just below what keeping everything needs: auto recomputes, and says why.
+  const std::string report = "test_cli_auto_none.json";
+  const std::string model = " --layers 40 --width 256 --batch 64 --samples 1000";
+  REQUIRE(run("--dry-run --plan none --report " + report + model).code == 0);
+  const std::size_t none_arena = nlohmann::json::parse(read_file(report))["plan"]["arena_bytes"];
+  std::remove(report.c_str());
+  result = run("--dry-run --plan auto --max-memory " + std::to_string(none_arena - 1) + model);
   CHECK(result.code == 0);
   CHECK(result.output.find("auto: none needs") != std::string::npos);
+  result = run("--dry-run --plan auto --max-memory " + std::to_string(none_arena) + model);
+  CHECK(result.code == 0);
+  CHECK(result.output.find("auto: none fits") != std::string::npos);
 }
 
 TEST_CASE("--help lists every flag") {
@@ -105,37 +121,144 @@ TEST_CASE("--help lists every flag") {
     CHECK(result.output.find(flag) != std::string::npos);
 }
 
-TEST_CASE("egc_bench --curve prints the curve and writes CSV and JSON") {
-  const std::string csv = "test_cli_curve.csv", json = "test_cli_curve.json";
+TEST_CASE("training errors: bad data, bad files and unavailable devices exit with 2 and write nothing") {
+  const std::string report = "test_cli_train_report.json";
+  const std::string csv = "test_cli_bad.csv";
+  const std::string params = "test_cli_bad.safetensors";
+  std::remove(report.c_str());
+  { std::ofstream(csv) << "1,2\n3,oops\n"; }
+  { std::ofstream(params) << "not a safetensors file"; }
+  const std::pair<std::string, const char*> cases[] = {
+      {"--data " + csv, "line 2"},
+      {"--data no_such.csv", "--data"},
+      {"--load " + params, "--load"},
+      {"--load no_such.safetensors", "--load"},
+      {"--save no/such/dir/params.safetensors", "--save"},
+      {"--lr abc", "--lr"},
+      {"--lr -1", "--lr"},
+      {"--momentum 2", "--momentum"},
+      {"--eval-split 1", "--eval-split"},
+      {"--accumulate 0", "--accumulate"},
+      {"--device tpu", "--device"},
+      {"--alloc pool", "--alloc"},
+      {"--epochs 1", "excludes"},  // with --steps 3 from the common flags
+      {"--batch 200000", "--batch"},
+      {"--log-level loud", "--log-level"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const Result result = run("--layers 2 --width 8 --steps 3 --samples 1000 --report " + report + " " + args);
+    INFO(args << " -> " << result.output);
+    CHECK(result.code == 2);
+    CHECK(result.output.find(expected) != std::string::npos);
+    CHECK(!exists(report));
+  }
   std::remove(csv.c_str());
-  std::remove(json.c_str());
-  const Result result = run_bench("--curve --preset unequal --points 5 --csv " + csv + " --json " + json);
-  INFO(result.output);
-  CHECK(result.code == 0);
-  for (const char* text : {"budget plan", "chen-greedy", "best every:K", "sqrtn", "32x(2048,128)"})
-    CHECK(result.output.find(text) != std::string::npos);
-  std::ifstream csv_file(csv);
-  std::string header;
-  std::getline(csv_file, header);
-  CHECK(header == "plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent");
-  std::ifstream json_file(json);
-  const std::string text((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
-  CHECK(text.find("\"egc_curve_version\": 1") != std::string::npos);
-  CHECK(text.find("\"rows\"") != std::string::npos);
-  std::remove(csv.c_str());
-  std::remove(json.c_str());
+  std::remove(params.c_str());
 }
 
-TEST_CASE("egc_bench: bad input exits with 2, names the flag and writes nothing") {
+TEST_CASE("--device cuda without a usable GPU is a clear error") {
+  const Result result = run("--device cuda --steps 1 --layers 1 --width 4 --samples 100");
+  if (result.code == 0) {
+    MESSAGE("a CUDA device is present here: nothing to check");
+    return;
+  }
+  INFO(result.output);
+  CHECK(result.code == 2);
+  CHECK(result.output.find("--device cuda") != std::string::npos);
+}
+
+TEST_CASE("--steps 0 --save writes the initial parameters - --load reads them back") {
+  const std::string params = "test_cli_initial.safetensors";
+  const std::string report = "test_cli_load_report.json";
+  std::remove(params.c_str());
+  Result result = run("--layers 2 --width 8 --steps 0 --samples 1000 --device cpu --save " + params);
+  INFO(result.output);
+  CHECK(result.code == 0);
+  CHECK(exists(params));
+  result = run("--layers 2 --width 8 --steps 2 --samples 1000 --device cpu --load " + params + " --report " + report);
+  CHECK(result.code == 0);
+  CHECK(exists(report));
+  const std::string batches = "test_cli_batches.safetensors";
+  result = run("--layers 2 --width 8 --steps 3 --batch 16 --accumulate 2 --samples 1000 --device cpu --export-batches " +
+               batches);
+  CHECK(result.code == 0);
+  const std::string exported = read_file(batches);
+  CHECK(exported.find("\"batch_rows\":{\"dtype\":\"I64\",\"shape\":[6,16]") != std::string::npos);
+  CHECK(exported.find("\"inputs\":{\"dtype\":\"F32\",\"shape\":[1000,1]") != std::string::npos);
+  std::remove(batches.c_str());
+  result = run("--layers 3 --width 8 --steps 1 --samples 1000 --device cpu --load " + params);
+  CHECK(result.code == 2);
+  CHECK(result.output.find("--load") != std::string::npos);
+  std::remove(params.c_str());
+  std::remove(report.c_str());
+}
+
+TEST_CASE("egc_bench: bad flags exit with 2 and write nothing") {
+  const std::string csv = "test_cli_bench.csv";
+  std::remove(csv.c_str());
+  const std::pair<const char*, const char*> cases[] = {
+      {"--plans none,bogus", "--plans"},     {"--batches 4,0", "--batches"}, {"--depths x", "--depths"},
+      {"--width 0", "--width"},              {"--steps 0", "--steps"},       {"--device tpu", "--device"},
+      {"--activation swish", "--activation"}, {"--frobnicate", "--frobnicate"},
+      {"--csv no/such/dir/out.csv", "--csv"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const Result result = run_bench(std::string("--csv ") + csv + " " + args);
+    INFO(args << " -> " << result.output);
+    CHECK(result.code == 2);
+    CHECK(result.output.find(expected) != std::string::npos);
+    CHECK(!exists(csv));
+  }
+}
+
+TEST_CASE("egc_bench: a small sweep writes CSV and JSON with a row per plan, batch and depth") {
+  const std::string csv = "test_cli_bench_ok.csv", json_path = "test_cli_bench_ok.json";
+  const Result result = run_bench("--device cpu --plans none,sqrtn --batches 8,16 --depths 2,5 --width 16 --steps 2 "
+                                  "--warmup 1 --profile-steps 1 --csv " + csv + " --json " + json_path);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  const nlohmann::json json = nlohmann::json::parse(read_file(json_path));
+  REQUIRE(json["rows"].size() == 8);
+  for (const auto& row : json["rows"]) {
+    CHECK(row["measured_peak_bytes"] == row["planned_arena_bytes"]);
+    CHECK(row["measured_activation_peak_bytes"] == row["planned_activation_peak_bytes"]);
+    CHECK(row["step_ms"].get<double>() > 0);
+  }
+  CHECK(read_file(csv).find("plan,depth,batch,") == 0);
+  std::remove(csv.c_str());
+  std::remove(json_path.c_str());
+}
+
+TEST_CASE("egc_bench --curve prints the curve and writes CSV and JSON") {
+  const std::string csv = "test_cli_curve.csv", json_path = "test_cli_curve.json";
+  std::remove(csv.c_str());
+  std::remove(json_path.c_str());
+  const Result result = run_bench("--curve --preset unequal --points 5 --csv " + csv + " --json " + json_path);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  for (const char* text : {"budget plan", "chen-greedy", "best every:K", "sqrtn", "32x(2048,128)"})
+    CHECK(result.output.find(text) != std::string::npos);
+  CHECK(read_file(csv).find("plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent\n") == 0);
+  const nlohmann::json json = nlohmann::json::parse(read_file(json_path));
+  CHECK(json["egc_curve_version"] == 1);
+  CHECK(json["rows"].size() == 5);
+  for (const auto& row : json["rows"])
+    CHECK(row["budget"]["activation_peak_bytes"].get<std::size_t>() <= row["budget_bytes"].get<std::size_t>());
+  std::remove(csv.c_str());
+  std::remove(json_path.c_str());
+}
+
+TEST_CASE("egc_bench --curve: bad input exits with 2, names the flag and writes nothing") {
   const std::string csv = "test_cli_curve_bad.csv";
   std::remove(csv.c_str());
   const std::pair<const char*, const char*> cases[] = {
-      {"", "--curve"},
       {"--curve --preset bogus", "--preset"},
       {"--curve --preset equal64 --layers 3", "--preset"},
       {"--curve --points 1", "--points"},
       {"--curve --points x", "--points"},
       {"--curve --width 0", "--width"},
+      {"--curve --batches 4,8", "--batches"},
+      {"--preset equal64", "--curve"},
   };
   for (const auto& [args, expected] : cases) {
     const Result result = run_bench(std::string(args) + " --csv " + csv);

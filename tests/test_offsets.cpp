@@ -19,7 +19,7 @@ TEST_CASE("three chained buffers: the first and the third share offset 0") {
   CHECK(live_peak(records) == 6 * U);
 }
 
-TEST_CASE("a long-lived buffer stays at the bottom; short ones reuse the space above it") {
+TEST_CASE("a long-lived buffer stays at the bottom - short ones reuse the space above it") {
   const std::vector<UsageRecord> records = {
       {4 * U, 0, 5}, {2 * U, 0, 1}, {1 * U, 0, 1}, {1 * U, 2, 3}, {2 * U, 2, 3}};
   const ArenaLayout layout = place_greedy(records, PlacementOrder::by_size, Fit::tightest);

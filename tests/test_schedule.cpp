@@ -75,9 +75,11 @@ TEST_CASE("checkpoint sets") {
   CHECK(sqrtn_checkpoints(2).empty());  // round(sqrt 2) = 1 segment
 }
 
-TEST_CASE("a one-hidden-layer step: exact ops, lifetimes and offsets") {
+TEST_CASE("a one-hidden-layer step with one final update: exact ops, lifetimes and offsets") {
   ModelSpec model = equal_model(1, 4, 2);
-  const Plan plan = make_plan(model, StepContext{}, parse_plan("none"));
+  StepContext context;
+  context.single_update = true;
+  const Plan plan = make_plan(model, context, parse_plan("none"));
   REQUIRE(plan.ops.size() == 6);
   const OpKind kinds[] = {OpKind::forward, OpKind::forward, OpKind::loss,
                           OpKind::backward, OpKind::backward, OpKind::update};
@@ -104,7 +106,40 @@ TEST_CASE("a one-hidden-layer step: exact ops, lifetimes and offsets") {
   egc::testing::check_plan_invariants(plan);
 }
 
-TEST_CASE("GELU keeps the pre-activation for backward; recompute segments rebuild it") {
+TEST_CASE("per-layer updates: each layer's gradients live from its backward to its update") {
+  const ModelSpec model = equal_model(1, 4, 2);
+  const Plan plan = make_plan(model, StepContext{}, parse_plan("none"));
+  REQUIRE(plan.ops.size() == 7);
+  const OpKind kinds[] = {OpKind::forward,  OpKind::forward, OpKind::loss,  OpKind::backward,
+                          OpKind::update,   OpKind::backward, OpKind::update};
+  const int layers[] = {0, 1, -1, 1, 1, 0, 0};
+  for (std::size_t i = 0; i < 7; ++i) {
+    CHECK(plan.ops[i].kind == kinds[i]);
+    CHECK(plan.ops[i].layer == layers[i]);
+  }
+  CHECK(plan.step.grads == kNoBuffer);
+  const Buffer& grads1 = buffer_named(plan, "grads.1");
+  const Buffer& grads0 = buffer_named(plan, "grads.0");
+  CHECK(grads1.bytes == (1 * 4 + 1) * 4);
+  CHECK(grads0.bytes == (4 * 1 + 4) * 4);
+  CHECK((grads1.first_op == 3 && grads1.last_op == 4));
+  CHECK((grads0.first_op == 5 && grads0.last_op == 6));
+  CHECK(grads1.kind == BufferKind::gradients);
+  egc::testing::check_plan_invariants(plan);
+  // Never more than one layer's gradients at once, where the single update holds them all.
+  StepContext single;
+  single.single_update = true;
+  const ModelSpec deep = equal_model(12, 64, 32);
+  const Plan per_layer = make_plan(deep, StepContext{}, parse_plan("sqrtn"));
+  const Plan one_update = make_plan(deep, single, parse_plan("sqrtn"));
+  const std::size_t gradient_kind = static_cast<std::size_t>(BufferKind::gradients);
+  CHECK(per_layer.breakdown[gradient_kind].peak_bytes == align_up((64 * 64 + 64) * 4, kArenaAlignment));
+  CHECK(one_update.breakdown[gradient_kind].peak_bytes == align_up(per_layer.chain.param_count * 4, kArenaAlignment));
+  CHECK(per_layer.arena_bytes < one_update.arena_bytes);
+  CHECK(per_layer.activation_peak_bytes == one_update.activation_peak_bytes);
+}
+
+TEST_CASE("GELU keeps the pre-activation for backward - recompute segments rebuild it") {
   ModelSpec model = equal_model(6, 8, 4);
   model.activation = Activation::gelu;
   const Plan plan = make_plan(model, StepContext{}, parse_plan("every:3"));
@@ -117,7 +152,7 @@ TEST_CASE("GELU keeps the pre-activation for backward; recompute segments rebuil
   CHECK(plan.recomputed_forwards == 4);                           // layers 0,1 and 3,4
 }
 
-TEST_CASE("every:1 is none; recompute counts and checkpoints") {
+TEST_CASE("every:1 is none - recompute counts and checkpoints") {
   const ModelSpec model = equal_model(9, 16, 8);
   const Plan none = make_plan(model, StepContext{}, parse_plan("none"));
   const Plan every1 = make_plan(model, StepContext{}, parse_plan("every:1"));
@@ -130,7 +165,7 @@ TEST_CASE("every:1 is none; recompute counts and checkpoints") {
   CHECK(every5.recomputed_forwards == 4);
 }
 
-TEST_CASE("random chains, every plan: invariants; arena at the lower bound for equal widths") {
+TEST_CASE("random chains, every plan: invariants - arena at the lower bound for equal widths") {
   std::mt19937_64 rng(20261127);
   double worst_unequal = 1.0;
   std::string worst_case;

@@ -1,0 +1,96 @@
+// TimedBackend: event pairs from a pool created up front, summed per category in collect().
+#include "bench/timed_backend.h"
+
+#include <stdexcept>
+
+#include "kernels/cuda_check.h"
+
+namespace egc::bench {
+
+const char* to_string(OpCategory category) {
+  switch (category) {
+    case OpCategory::gemm: return "gemm";
+    case OpCategory::elementwise: return "bias+activation, activation backward";
+    case OpCategory::bias_gradient: return "bias gradient";
+    case OpCategory::loss: return "loss";
+    case OpCategory::update: return "optimizer update";
+    case OpCategory::gather: return "batch gather";
+    case OpCategory::count: break;
+  }
+  return "?";
+}
+
+TimedBackend::TimedBackend(Backend& inner, cudaStream_t stream, std::size_t max_ops)
+    : inner_(inner), stream_(stream), starts_(max_ops, nullptr), stops_(max_ops, nullptr), categories_(max_ops) {
+  for (std::size_t i = 0; i < max_ops; ++i) {
+    EGC_CUDA_CHECK(cudaEventCreate(&starts_[i]));
+    EGC_CUDA_CHECK(cudaEventCreate(&stops_[i]));
+  }
+}
+
+TimedBackend::~TimedBackend() {
+  for (const std::vector<cudaEvent_t>* events : {&starts_, &stops_})
+    for (cudaEvent_t event : *events)
+      if (event) EGC_CUDA_CHECK_NOTHROW(cudaEventDestroy(event));
+}
+
+template <class Op>
+void TimedBackend::timed(OpCategory category, Op op) {
+  if (recorded_ == starts_.size()) throw std::logic_error("TimedBackend: more ops than events; call collect() more often");
+  EGC_CUDA_CHECK(cudaEventRecord(starts_[recorded_], stream_));
+  op();
+  EGC_CUDA_CHECK(cudaEventRecord(stops_[recorded_], stream_));
+  categories_[recorded_++] = category;
+}
+
+void TimedBackend::collect() {
+  EGC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (std::size_t i = 0; i < recorded_; ++i) {
+    float ms = 0;
+    EGC_CUDA_CHECK(cudaEventElapsedTime(&ms, starts_[i], stops_[i]));
+    milliseconds_[static_cast<std::size_t>(categories_[i])] += ms;
+  }
+  recorded_ = 0;
+}
+
+void TimedBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                        const float* a, const float* b, float beta, float* c) {
+  timed(OpCategory::gemm, [&] { inner_.gemm(transpose_a, transpose_b, m, n, k, a, b, beta, c); });
+}
+
+void TimedBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
+                                           std::size_t cols, Activation activation) {
+  timed(OpCategory::elementwise, [&] { inner_.bias_activation_forward(out, pre, bias, rows, cols, activation); });
+}
+
+void TimedBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
+                                       Activation activation) {
+  timed(OpCategory::elementwise, [&] { inner_.activation_backward(grad, saved, rows, cols, activation); });
+}
+
+void TimedBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
+                                 bool accumulate) {
+  timed(OpCategory::bias_gradient, [&] { inner_.bias_gradient(grad, bias_grad, rows, cols, accumulate); });
+}
+
+void TimedBackend::mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
+                            std::size_t cols, float scale) {
+  timed(OpCategory::loss, [&] { inner_.mse_loss(pred, target, loss, grad, rows, cols, scale); });
+}
+
+void TimedBackend::sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
+                              const SgdSettings& settings) {
+  timed(OpCategory::update, [&] { inner_.sgd_update(params, grads, velocity, count, settings); });
+}
+
+void TimedBackend::adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
+                               const AdamSettings& settings, std::size_t step) {
+  timed(OpCategory::update, [&] { inner_.adam_update(params, grads, m, v, count, settings, step); });
+}
+
+void TimedBackend::gather_rows(const float* source, const std::uint32_t* indices, float* destination,
+                               std::size_t rows, std::size_t cols) {
+  timed(OpCategory::gather, [&] { inner_.gather_rows(source, indices, destination, rows, cols); });
+}
+
+}  // namespace egc::bench

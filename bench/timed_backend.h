@@ -1,0 +1,83 @@
+// TimedBackend: a Backend that forwards every call to another (CUDA) backend and brackets each
+// op with CUDA events on its stream, so that a step's GPU time splits into GEMMs, element-wise
+// kernels, bias gradients, loss, update and data movement. For benchmarks only: the events cost
+// a little host time per op.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "runtime/backend.h"
+
+namespace egc::bench {
+
+enum class OpCategory { gemm, elementwise, bias_gradient, loss, update, gather, count };
+constexpr std::size_t kOpCategories = static_cast<std::size_t>(OpCategory::count);
+const char* to_string(OpCategory category);
+
+class TimedBackend final : public Backend {
+ public:
+  // Up to `max_ops` ops between two calls of collect().
+  TimedBackend(Backend& inner, cudaStream_t stream, std::size_t max_ops);
+  ~TimedBackend() override;
+  TimedBackend(const TimedBackend&) = delete;
+  TimedBackend& operator=(const TimedBackend&) = delete;
+
+  // Waits for the stream, adds the milliseconds of every op recorded since the last call to
+  // the per-category totals, and starts over.
+  void collect();
+  const std::array<double, kOpCategories>& milliseconds() const { return milliseconds_; }
+
+  DeviceKind device() const override { return inner_.device(); }
+  std::string description() const override { return inner_.description(); }
+  std::size_t workspace_bytes(const Chain& chain) const override { return inner_.workspace_bytes(chain); }
+  void bind_workspace(void* workspace, std::size_t bytes) override { inner_.bind_workspace(workspace, bytes); }
+  void* allocate(std::size_t bytes) override { return inner_.allocate(bytes); }
+  void release(void* pointer) noexcept override { inner_.release(pointer); }
+  void copy_to_device(void* destination, const void* source, std::size_t bytes) override {
+    inner_.copy_to_device(destination, source, bytes);
+  }
+  void copy_to_host(void* destination, const void* source, std::size_t bytes) override {
+    inner_.copy_to_host(destination, source, bytes);
+  }
+  void synchronize() override { inner_.synchronize(); }
+  std::size_t allocated_bytes() const override { return inner_.allocated_bytes(); }
+  std::size_t peak_allocated_bytes() const override { return inner_.peak_allocated_bytes(); }
+  void reset_peak_allocated_bytes() override { inner_.reset_peak_allocated_bytes(); }
+  std::optional<std::size_t> device_free_bytes() override { return inner_.device_free_bytes(); }
+
+  void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
+            const float* b, float beta, float* c) override;
+  void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
+                               Activation activation) override;
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
+                           Activation activation) override;
+  void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
+                     bool accumulate) override;
+  void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
+                std::size_t cols, float scale) override;
+  void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
+                  const SgdSettings& settings) override;
+  void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
+                   const AdamSettings& settings, std::size_t step) override;
+  void gather_rows(const float* source, const std::uint32_t* indices, float* destination, std::size_t rows,
+                   std::size_t cols) override;
+
+ private:
+  // Records the start event, runs the op, records the stop event.
+  template <class Op>
+  void timed(OpCategory category, Op op);
+
+  Backend& inner_;
+  cudaStream_t stream_;
+  std::vector<cudaEvent_t> starts_, stops_;
+  std::vector<OpCategory> categories_;
+  std::size_t recorded_ = 0;
+  std::array<double, kOpCategories> milliseconds_{};
+};
+
+}  // namespace egc::bench

@@ -1,0 +1,92 @@
+// CpuBackend: counted host allocations and the cpu_math templates in float32.
+#include "runtime/cpu_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "planner/plan.h"
+#include "runtime/cpu_math.h"
+
+namespace egc {
+std::string CpuBackend::description() const { return "cpu (reference backend)"; }
+
+std::size_t CpuBackend::workspace_bytes(const Chain& chain) const {
+  std::size_t largest = 0;
+  for (const Layer& layer : chain.layers) largest = std::max(largest, layer.in * layer.out);
+  return largest * sizeof(float);
+}
+
+void CpuBackend::bind_workspace(void* workspace, std::size_t bytes) {
+  transpose_scratch_ = static_cast<float*>(workspace);
+  transpose_scratch_floats_ = bytes / sizeof(float);
+}
+
+void* CpuBackend::allocate(std::size_t bytes) {
+  const std::size_t rounded = (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+  void* pointer = std::aligned_alloc(kArenaAlignment, rounded == 0 ? kArenaAlignment : rounded);
+  if (!pointer) throw std::runtime_error("host allocation of " + std::to_string(bytes) + " bytes failed");
+  ledger_.record(pointer, bytes);
+  return pointer;
+}
+
+void CpuBackend::release(void* pointer) noexcept {
+  if (!pointer) return;
+  ledger_.forget(pointer);
+  std::free(pointer);
+}
+
+void CpuBackend::copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) {
+  std::memcpy(device_destination, host_source, bytes);
+}
+
+void CpuBackend::copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) {
+  std::memcpy(host_destination, device_source, bytes);
+}
+
+void CpuBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                      const float* a, const float* b, float beta, float* c) {
+  if (transpose_b && k * n > transpose_scratch_floats_)
+    throw std::logic_error("CpuBackend::gemm: workspace too small for a transposed operand");
+  cpu::gemm(transpose_a, transpose_b, m, n, k, a, b, beta, c, transpose_scratch_);
+}
+
+void CpuBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
+                                         std::size_t cols, Activation activation) {
+  cpu::bias_activation_forward(out, pre, bias, rows, cols, static_cast<int>(activation));
+}
+
+void CpuBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
+                                     Activation activation) {
+  cpu::activation_backward(grad, saved, rows, cols, static_cast<int>(activation));
+}
+
+void CpuBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
+                               bool accumulate) {
+  cpu::bias_gradient(grad, bias_grad, rows, cols, accumulate);
+}
+
+void CpuBackend::mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
+                          std::size_t cols, float scale) {
+  cpu::mse_loss(pred, target, loss, grad, rows, cols, scale);
+}
+
+void CpuBackend::sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
+                            const SgdSettings& settings) {
+  cpu::sgd_update(params, grads, velocity, count, settings.lr, settings.momentum);
+}
+
+void CpuBackend::adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
+                             const AdamSettings& settings, std::size_t step) {
+  cpu::adam_update(params, grads, m, v, count, settings.lr, settings.beta1, settings.beta2, settings.eps, step);
+}
+
+void CpuBackend::gather_rows(const float* source, const std::uint32_t* indices, float* destination,
+                             std::size_t rows, std::size_t cols) {
+  cpu::gather_rows(source, indices, destination, rows, cols);
+}
+
+}  // namespace egc

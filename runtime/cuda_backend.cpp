@@ -1,0 +1,396 @@
+// CudaBackend: the Backend on one CUDA device. One stream and one cuBLAS handle for every op,
+// the kernels of kernels/, device memory from cudaMalloc (counted), scratch from the plan's
+// workspace buffer. Host code only: the device code lives in kernels/.
+#include "runtime/cuda_backend.h"
+
+#include <cuda.h>  // CUmoduleLoadingMode (the driver is reached through the runtime, not linked)
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "kernels/activation.h"
+#include "kernels/bias_backward.h"
+#include "kernels/cuda_check.h"
+#include "kernels/gather_rows.h"
+#include "kernels/mse_loss.h"
+#include "kernels/optimizer.h"
+#include "planner/errors.h"
+#include "planner/plan.h"
+#include "planner/units.h"
+#include "runtime/allocation_ledger.h"
+
+namespace egc {
+namespace {
+
+// Lazy module loading (CUDA's default since 12.2) loads a module, and allocates device memory
+// for it, at the first launch of one of its kernels: inside the first training step, after the
+// arena, where the memory proof would count it. egc loads every module eagerly instead
+// (CUDA_MODULE_LOADING=EAGER, read by the driver once, when it is initialised, so it is set
+// before the process's first CUDA call). It costs start-up time and device memory before the
+// baseline, not inside the step. A value already set is kept (gpu-check runs compute-sanitizer
+// with LAZY, where no memory is measured); description() says which mode the driver reports.
+// The constructor also runs every kernel and GEMM case once (warm_up) for whatever else a
+// library sets up at its first call.
+void ask_for_eager_module_loading() {
+  static const bool asked = [] { return setenv("CUDA_MODULE_LOADING", "EAGER", /*overwrite=*/0) == 0; }();
+  (void)asked;
+}
+
+std::string module_loading_mode() {
+  void* entry = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  if (cudaGetDriverEntryPointByVersion("cuModuleGetLoadingMode", &entry, 11070, cudaEnableDefault, &found) !=
+          cudaSuccess ||
+      found != cudaDriverEntryPointSuccess || entry == nullptr) {
+    (void)cudaGetLastError();
+    return "unknown";
+  }
+  CUmoduleLoadingMode mode{};
+  if (reinterpret_cast<CUresult (*)(CUmoduleLoadingMode*)>(entry)(&mode) != CUDA_SUCCESS) return "unknown";
+  return mode == CU_MODULE_EAGER_LOADING ? "eager" : "lazy";
+}
+
+// NVIDIA's cuBLAS guide (cublasSetWorkspace): at least 4 MiB of user workspace, 32 MiB on Hopper.
+std::size_t cublas_workspace_bytes_for(int compute_major) {
+  return (compute_major >= 9 ? 32 : 4) * (std::size_t{1} << 20);
+}
+
+int to_int(std::size_t value, const char* what) {
+  if (value > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw std::logic_error(std::string("cuBLAS: ") + what + " = " + std::to_string(value) + " does not fit an int");
+  return static_cast<int>(value);
+}
+
+struct StreamDeleter {
+  void operator()(cudaStream_t stream) const noexcept { EGC_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream)); }
+};
+struct CublasDeleter {
+  void operator()(cublasHandle_t handle) const noexcept { EGC_CUDA_CHECK_NOTHROW(cublasDestroy(handle)); }
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const BackendOptions& options);
+
+  DeviceKind device() const override { return DeviceKind::cuda; }
+  std::string description() const override { return description_; }
+  std::size_t workspace_bytes(const Chain& chain) const override;
+  void bind_workspace(void* workspace, std::size_t bytes) override;
+
+  void* allocate(std::size_t bytes) override;
+  void release(void* pointer) noexcept override;
+  void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) override;
+  void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) override;
+  void synchronize() override { EGC_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+  std::size_t allocated_bytes() const override { return ledger_.current_bytes(); }
+  std::size_t peak_allocated_bytes() const override { return ledger_.peak_bytes(); }
+  void reset_peak_allocated_bytes() override { ledger_.reset_peak(); }
+  std::optional<std::size_t> device_free_bytes() override;
+
+  void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
+            const float* b, float beta, float* c) override;
+  void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
+                               Activation activation) override;
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
+                           Activation activation) override;
+  void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
+                     bool accumulate) override;
+  void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
+                std::size_t cols, float scale) override;
+  void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
+                  const SgdSettings& settings) override;
+  void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
+                   const AdamSettings& settings, std::size_t step) override;
+  void gather_rows(const float* source, const std::uint32_t* indices, float* destination, std::size_t rows,
+                   std::size_t cols) override;
+
+  cudaStream_t stream() const { return stream_.get(); }
+
+ private:
+  void attach_stream_and_workspace();
+  void require_workspace(const char* op) const;
+  void warm_up();
+
+  std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDeleter> stream_;
+  std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDeleter> cublas_;
+  std::string description_;
+  std::size_t cublas_workspace_bytes_ = 0;
+  void* cublas_workspace_ = nullptr;  // the first cublas_workspace_bytes_ of the plan's workspace
+  void* scratch_ = nullptr;           // the rest: bias-gradient partials or the loss reduction
+  std::size_t scratch_bytes_ = 0;
+  bool warming_up_ = false;
+  AllocationLedger ledger_;
+};
+
+CudaBackend::CudaBackend(const BackendOptions& options) {
+  ask_for_eager_module_loading();
+  int count = 0;
+  EGC_CUDA_CHECK(cudaGetDeviceCount(&count));
+  if (options.cuda_device < 0 || options.cuda_device >= count)
+    throw UsageError("--device cuda: CUDA device " + std::to_string(options.cuda_device) + " does not exist (" +
+                     std::to_string(count) + " found)");
+  EGC_CUDA_CHECK(cudaSetDevice(options.cuda_device));
+  EGC_CUDA_CHECK(cudaFree(nullptr));  // creates the context now, loading every module (eager)
+  cudaDeviceProp properties{};
+  EGC_CUDA_CHECK(cudaGetDeviceProperties(&properties, options.cuda_device));
+  cublas_workspace_bytes_ = cublas_workspace_bytes_for(properties.major);
+
+  cudaStream_t stream = nullptr;
+  EGC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  stream_.reset(stream);
+  cublasHandle_t handle = nullptr;
+  EGC_CUDA_CHECK(cublasCreate(&handle));
+  cublas_.reset(handle);
+  attach_stream_and_workspace();
+  EGC_CUDA_CHECK(cublasSetPointerMode(handle, CUBLAS_POINTER_MODE_HOST));
+  // Exact float32 unless TF32 was asked for (--tf32); no atomics, so that split-K GEMMs, if
+  // cuBLAS picks them, still give the same bits on every run.
+  EGC_CUDA_CHECK(cublasSetMathMode(handle, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  EGC_CUDA_CHECK(cublasSetAtomicsMode(handle, CUBLAS_ATOMICS_NOT_ALLOWED));
+  warm_up();
+
+  description_ = "cuda: " + std::string(properties.name) + " (sm_" + std::to_string(properties.major) +
+                 std::to_string(properties.minor) + ", " + std::to_string(properties.multiProcessorCount) +
+                 " SMs, " + format_bytes(properties.totalGlobalMem) + "), float32 GEMMs" +
+                 (options.tf32 ? " with TF32" : " (no TF32)") + ", module loading " + module_loading_mode();
+}
+
+// cublasSetStream resets the handle's workspace to cuBLAS's own pool, so the plan's workspace is
+// set again after every cublasSetStream: this is the only place that calls either (release()
+// also calls SetStream alone, to drop a workspace that is being freed).
+void CudaBackend::attach_stream_and_workspace() {
+  EGC_CUDA_CHECK(cublasSetStream(cublas_.get(), stream()));
+  if (cublas_workspace_) EGC_CUDA_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_, cublas_workspace_bytes_));
+}
+
+std::size_t CudaBackend::workspace_bytes(const Chain& chain) const {
+  std::size_t widest = 0;
+  for (const Layer& layer : chain.layers) widest = std::max(widest, layer.out);
+  // One op runs at a time on the one stream, so the bias gradient and the loss share the scratch.
+  const std::size_t scratch = std::max(cuda::bias_backward_scratch_bytes(chain.batch, widest),
+                                       cuda::mse_loss_forward_scratch_bytes(chain.batch * chain.out_features));
+  return cublas_workspace_bytes_ + align_up(scratch, kArenaAlignment);
+}
+
+void CudaBackend::bind_workspace(void* workspace, std::size_t bytes) {
+  if (workspace == nullptr) {  // unbound: GEMMs and reductions refuse to run (require_workspace)
+    cublas_workspace_ = scratch_ = nullptr;
+    scratch_bytes_ = 0;
+    attach_stream_and_workspace();
+    return;
+  }
+  if (bytes < cublas_workspace_bytes_)
+    throw std::logic_error("cuda backend: the plan's workspace holds " + std::to_string(bytes) +
+                           " bytes, less than the cuBLAS workspace alone (" + std::to_string(cublas_workspace_bytes_) +
+                           "); plan with StepContext::workspace_bytes = backend.workspace_bytes(chain)");
+  cublas_workspace_ = workspace;  // 256-aligned: an arena offset or a cudaMalloc result
+  scratch_ = static_cast<std::byte*>(workspace) + cublas_workspace_bytes_;
+  scratch_bytes_ = bytes - cublas_workspace_bytes_;
+  attach_stream_and_workspace();
+}
+
+void CudaBackend::require_workspace(const char* op) const {
+  if (!cublas_workspace_ && !warming_up_)
+    throw std::logic_error(std::string("cuda backend: ") + op +
+                           " before a workspace was bound (the plan needs StepContext::workspace_bytes = "
+                           "backend.workspace_bytes(chain))");
+}
+
+void* CudaBackend::allocate(std::size_t bytes) {
+  void* pointer = nullptr;
+  const cudaError_t status = cudaMalloc(&pointer, std::max<std::size_t>(bytes, 1));
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();  // an allocation failure is not sticky: clear it
+    std::size_t free = 0, total = 0;
+    const bool known = cudaMemGetInfo(&free, &total) == cudaSuccess;
+    throw std::runtime_error("cudaMalloc of " + std::to_string(bytes) + " bytes (" + format_bytes(bytes) +
+                             ") failed: " + cudaGetErrorString(status) +
+                             (known ? "; the device has " + std::to_string(free) + " bytes (" + format_bytes(free) +
+                                          ") free of " + format_bytes(total)
+                                    : std::string()));
+  }
+  ledger_.record(pointer, bytes);
+  return pointer;
+}
+
+void CudaBackend::release(void* pointer) noexcept {
+  if (!pointer) return;
+  const std::size_t bytes = ledger_.forget(pointer);
+  const auto* begin = static_cast<const std::byte*>(pointer);
+  const auto* workspace = static_cast<const std::byte*>(cublas_workspace_);
+  if (workspace && workspace >= begin && workspace < begin + bytes) {
+    // The workspace goes with this allocation (the step memory is being freed): unbind it, so
+    // that cuBLAS never writes to freed memory; cublasSetStream resets it to cuBLAS's own pool.
+    cublas_workspace_ = scratch_ = nullptr;
+    scratch_bytes_ = 0;
+    EGC_CUDA_CHECK_NOTHROW(cublasSetStream(cublas_.get(), stream()));
+  }
+  EGC_CUDA_CHECK_NOTHROW(cudaFree(pointer));
+}
+
+// Synchronous on purpose: the caller may reuse the host buffer (the batch indices) as soon as
+// this returns, and a pinned staging buffer would be one more allocation to account for. The
+// step synchronises on its loss read-back anyway.
+void CudaBackend::copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) {
+  if (bytes == 0) return;
+  EGC_CUDA_CHECK(cudaMemcpyAsync(device_destination, host_source, bytes, cudaMemcpyHostToDevice, stream()));
+  EGC_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
+
+void CudaBackend::copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) {
+  if (bytes == 0) return;
+  EGC_CUDA_CHECK(cudaMemcpyAsync(host_destination, device_source, bytes, cudaMemcpyDeviceToHost, stream()));
+  EGC_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
+
+std::optional<std::size_t> CudaBackend::device_free_bytes() {
+  std::size_t free = 0, total = 0;
+  EGC_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
+// Row-major C = op(A) op(B) + beta C is column-major C^T = op(B)^T op(A)^T: the row-major
+// buffers, read column-major, are already the transposes, so cuBLAS gets B first, then A, with
+// the same transpose flags and the stored row lengths as leading dimensions.
+void CudaBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                       const float* a, const float* b, float beta, float* c) {
+  require_workspace("gemm");
+  if (m == 0 || n == 0) return;
+  const float alpha = 1.0f;
+  const int lda = to_int(std::max<std::size_t>(transpose_a ? m : k, 1), "lda");
+  const int ldb = to_int(std::max<std::size_t>(transpose_b ? k : n, 1), "ldb");
+  EGC_CUDA_CHECK(cublasSgemm(cublas_.get(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                             transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(n, "n"), to_int(m, "m"), to_int(k, "k"),
+                             &alpha, b, ldb, a, lda, &beta, c, to_int(n, "ldc")));
+}
+
+void CudaBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
+                                          std::size_t cols, Activation activation) {
+  cuda::bias_activation_forward(out, pre, bias, rows, cols, static_cast<int>(activation), stream());
+}
+
+void CudaBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
+                                      Activation activation) {
+  cuda::activation_backward(grad, saved, rows, cols, static_cast<int>(activation), stream());
+}
+
+void CudaBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
+                                bool accumulate) {
+  require_workspace("bias_gradient");
+  cuda::bias_backward(grad, bias_grad, rows, cols, accumulate, scratch_, scratch_bytes_, stream());
+}
+
+void CudaBackend::mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
+                           std::size_t cols, float scale) {
+  require_workspace("mse_loss");
+  cuda::mse_loss_forward(pred, target, loss, rows * cols, scratch_, scratch_bytes_, stream());
+  cuda::mse_loss_backward(pred, target, grad, rows * cols, scale, stream());
+}
+
+void CudaBackend::sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
+                             const SgdSettings& settings) {
+  cuda::sgd_update(params, grads, velocity, count, settings.lr, settings.momentum, stream());
+}
+
+void CudaBackend::adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
+                              const AdamSettings& settings, std::size_t step) {
+  cuda::adam_update(params, grads, m, v, count, settings.lr, settings.beta1, settings.beta2, settings.eps, step,
+                    stream());
+}
+
+void CudaBackend::gather_rows(const float* source, const std::uint32_t* indices, float* destination,
+                              std::size_t rows, std::size_t cols) {
+  cuda::gather_rows(source, indices, destination, rows, cols, stream());
+}
+
+// Runs every kernel, both vector paths, and the three GEMM cases the executor uses once, on a
+// small zeroed scratch allocation that is freed again before anyone reads a baseline. With
+// eager loading the modules are already resident; this covers what libraries set up lazily at
+// their first call (cuBLAS's per-handle state, CUB's device attributes).
+void CudaBackend::warm_up() {
+  constexpr std::size_t kRows = 9, kCols = 7, kCount = kRows * kCols;  // odd sizes: vector body and tail
+  const std::size_t scratch_bytes = align_up(std::max(cuda::bias_backward_scratch_bytes(kRows, kCols),
+                                                      cuda::mse_loss_forward_scratch_bytes(kCount)),
+                                             kArenaAlignment);
+  const std::size_t tensor_bytes = align_up(kCount * sizeof(float), kArenaAlignment);
+  constexpr int kTensors = 7;  // a, b, c, pre, bias, optimizer state, row indices (stay zero)
+  const std::size_t total_bytes = kTensors * tensor_bytes + scratch_bytes;
+  // Not through allocate(): the ledger counts what the backend's users asked for.
+  void* raw = nullptr;
+  EGC_CUDA_CHECK(cudaMalloc(&raw, total_bytes));
+  auto* base = static_cast<std::byte*>(raw);
+  warming_up_ = true;
+  scratch_ = base + kTensors * tensor_bytes;
+  scratch_bytes_ = scratch_bytes;
+  try {
+    EGC_CUDA_CHECK(cudaMemsetAsync(base, 0, total_bytes, stream()));
+    float* t[kTensors];
+    for (int i = 0; i < kTensors; ++i) t[i] = reinterpret_cast<float*>(base + i * tensor_bytes);
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true}) gemm(ta, tb, kRows, kCols, kCols, t[0], t[1], 0.0f, t[2]);
+    for (const Activation activation : {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh}) {
+      bias_activation_forward(t[2], t[3], t[4], kRows, kCols, activation);
+      bias_activation_forward(t[2] + 1, nullptr, t[4], kRows - 1, kCols, activation);  // unaligned: scalar path
+      activation_backward(t[2], t[3], kRows, kCols, activation);
+    }
+    bias_gradient(t[2], t[4], kRows, kCols, true);
+    cuda::bias_backward_cub(t[2], t[4], kRows, kCols, false, stream());
+    mse_loss(t[2], t[3], t[5], t[1], kRows, kCols, 1.0f);
+    sgd_update(t[0], t[1], t[5], kCount, SgdSettings{});
+    sgd_update(t[0], t[1], nullptr, kCount, SgdSettings{0.01f, 0.0f});
+    adam_update(t[0], t[1], t[5], t[3], kCount, AdamSettings{}, 1);
+    gather_rows(t[0], reinterpret_cast<const std::uint32_t*>(t[6]), t[2], kRows, kCols);
+    synchronize();
+  } catch (...) {
+    warming_up_ = false;
+    scratch_ = nullptr;
+    EGC_CUDA_CHECK_NOTHROW(cudaFree(raw));
+    throw;
+  }
+  warming_up_ = false;
+  scratch_ = nullptr;
+  scratch_bytes_ = 0;
+  EGC_CUDA_CHECK(cudaFree(raw));
+}
+
+}  // namespace
+
+bool cuda_device_present(std::string* why) {
+  ask_for_eager_module_loading();
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+    if (why) {
+      *why = std::string("no CUDA device: cudaGetDeviceCount failed with ") + cudaGetErrorName(status) + " (" +
+             cudaGetErrorString(status) + ")";
+      if (status == cudaErrorInsufficientDriver) *why += ": no NVIDIA driver, or one older than this CUDA runtime";
+    }
+    return false;
+  }
+  if (count == 0) {
+    if (why) *why = "no CUDA device: the driver reports none";
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
+  return std::make_unique<CudaBackend>(options);
+}
+
+void* cuda_stream(Backend& backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (!cuda) throw std::logic_error("cuda_stream: not a CUDA backend");
+  return cuda->stream();
+}
+
+}  // namespace egc

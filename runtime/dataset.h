@@ -1,0 +1,37 @@
+// Dataset: samples held on the host until they are copied into the arena once: the synthetic
+// task (y = 2x + 3 + noise) or a CSV file, split into training and evaluation rows.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace egc {
+
+struct Dataset {
+  std::size_t in = 0;
+  std::size_t out = 0;
+  std::vector<float> inputs;   // rows x in
+  std::vector<float> targets;  // rows x out
+  std::vector<std::uint32_t> train_rows;
+  std::vector<std::uint32_t> eval_rows;
+  std::string source;  // "synthetic y = 2x + 3 + N(0, 0.1^2)", "data.csv"
+  std::size_t rows() const { return in == 0 ? 0 : inputs.size() / in; }
+};
+
+// `samples` rows; x uniform, then min-max normalised to exactly [-1, 1] per column;
+// target column j is 2 x_(j mod in) + 3 + noise * N(0, 1). With in = out = 1: y = 2x + 3 + noise.
+Dataset make_synthetic(std::size_t samples, std::size_t in, std::size_t out, double noise, std::uint64_t seed);
+
+// Numeric columns: the first `in` inputs, the next `out` targets, the rest ignored. An optional
+// header line (no field numeric) is skipped; empty lines are skipped. Any malformed row throws
+// UsageError("--data: FILE line N: ...").
+Dataset load_csv(const std::string& path, std::size_t in, std::size_t out);
+
+// A seeded random split: round(fraction * rows) evaluation rows, the rest for training.
+// Throws UsageError naming --eval-split when the fraction is outside [0, 1) or leaves no
+// training rows.
+void split_dataset(Dataset& data, double eval_fraction, std::uint64_t seed);
+
+}  // namespace egc

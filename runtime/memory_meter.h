@@ -1,0 +1,61 @@
+// MemoryMeter: what a step really held. On the host, the backend's exact count of the bytes it
+// allocated; on a device, free memory as the device reports it (cudaMemGetInfo), sampled
+// around ops: the peak is the baseline (before the arena) minus the lowest free memory seen.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/backend.h"
+#include "runtime/step_memory.h"
+
+namespace egc {
+
+// One memory sample taken around an op: what the step held then.
+struct MemorySample {
+  std::size_t op = 0;
+  bool after = false;  // taken after the op ran (else before)
+  std::size_t bytes = 0;
+};
+
+struct MeasuredMemory {
+  std::string method;  // "host allocation count" or "cudaMemGetInfo"
+  AllocMode alloc = AllocMode::arena;
+  std::size_t peak_bytes = 0;                         // the most the step held at once
+  std::optional<std::size_t> activation_peak_bytes;   // per-buffer mode only
+  std::optional<std::size_t> arena_bytes;             // arena mode only: the one allocation
+  std::optional<std::size_t> baseline_free_bytes;     // device: free memory before the arena
+  std::size_t samples = 0;
+  std::vector<MemorySample> timeline;  // the samples of the recorded step, in op order
+};
+
+class MemoryMeter {
+ public:
+  // Takes the baseline: call once the backend is ready and before any step memory exists.
+  explicit MemoryMeter(Backend& backend);
+  // Call once the step memory is set up (the arena, or the persistent buffers).
+  void setup_done();
+  void sample();
+  // A sample around `op`; kept in the timeline while recording.
+  void sample_op(std::size_t op, bool after);
+  // Records the samples of one step into the timeline (room for `ops` ops reserved up front).
+  void start_timeline(std::size_t ops);
+  void stop_timeline() { recording_ = false; }
+  MeasuredMemory result(const StepMemory& memory) const;
+
+ private:
+  std::size_t used_now();
+
+  Backend& backend_;
+  bool device_ = false;
+  std::size_t baseline_ = 0;  // device: free bytes; host: allocated bytes
+  std::size_t setup_used_ = 0;
+  std::size_t peak_used_ = 0;
+  std::size_t samples_ = 0;
+  bool recording_ = false;
+  std::vector<MemorySample> timeline_;
+};
+
+}  // namespace egc

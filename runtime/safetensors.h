@@ -1,0 +1,36 @@
+// Model parameters in the safetensors format, named and shaped as PyTorch's nn.Sequential of
+// Linear and activation modules has them ("0.weight" [out, in], "0.bias", "2.weight", ...),
+// so that model.load_state_dict(safetensors.torch.load_file(FILE)) works.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "planner/chain.h"
+
+namespace egc {
+
+// One tensor to write: its bytes are `shape` elements of `dtype` ("F32", "I64", ...), little-endian.
+struct TensorView {
+  std::string name;
+  std::string dtype;
+  std::vector<std::size_t> shape;
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+};
+
+// Writes the tensors in order, atomically; UsageError naming `flag` when the path cannot be written.
+void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors);
+
+// "0.weight", "0.bias", "2.weight", ...: layer i is module 2i (activations sit in between).
+std::string sequential_tensor_name(std::size_t layer, bool bias);
+
+// Writes atomically; UsageError naming `flag` when the path cannot be written.
+void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,
+                      const std::string& flag = "--save");
+
+// UsageError naming `flag` for a missing, corrupt or truncated file, a missing or unexpected
+// tensor, a dtype other than F32, or a shape that does not match the chain.
+std::vector<float> load_safetensors(const std::string& path, const Chain& chain, const std::string& flag = "--load");
+
+}  // namespace egc

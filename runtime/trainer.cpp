@@ -1,0 +1,143 @@
+// Trainer: batches, steps, evaluation.
+#include "runtime/trainer.h"
+
+#include <cmath>
+#include <string>
+
+#include "planner/errors.h"
+
+namespace egc {
+
+Trainer::Trainer(const Plan& plan, Backend& backend, const Dataset& data, const TrainSettings& settings)
+    : plan_(plan),
+      backend_(backend),
+      data_(data),
+      settings_(settings),
+      memory_(make_step_memory(settings.alloc, plan, backend)),
+      executor_(plan, backend, *memory_, settings.optimizer),
+      shuffler_(derive_seed(settings.seed, 4)),
+      order_(data.train_rows) {
+  if (data.in != plan.chain.in_features || data.out != plan.chain.out_features)
+    throw UsageError("--data: the data has " + std::to_string(data.in) + " inputs and " + std::to_string(data.out) +
+                     " targets per row, the model " + std::to_string(plan.chain.in_features) + " and " +
+                     std::to_string(plan.chain.out_features));
+  if (data.train_rows.size() < plan.chain.batch)
+    throw UsageError("--batch: " + std::to_string(plan.chain.batch) + " is larger than the " +
+                     std::to_string(data.train_rows.size()) + " training rows");
+  if (data.rows() != plan.context.dataset_rows)
+    throw std::logic_error("trainer: the plan was made for a dataset of another size");
+  if (settings.accumulate > 1 && !plan.context.single_update)
+    throw std::logic_error("trainer: --accumulate needs a plan with one final update (StepContext::single_update)");
+  const StepBuffers& s = plan.step;
+  backend.copy_to_device(memory_->pointer(s.dataset_inputs), data.inputs.data(), data.inputs.size() * sizeof(float));
+  backend.copy_to_device(memory_->pointer(s.dataset_targets), data.targets.data(), data.targets.size() * sizeof(float));
+  // Optimizer state starts at zero, as in PyTorch.
+  const std::vector<float> zeros(plan.chain.param_count, 0.0f);
+  for (BufferId state : {s.velocity, s.adam_m, s.adam_v})
+    if (state != kNoBuffer) backend.copy_to_device(memory_->pointer(state), zeros.data(), zeros.size() * sizeof(float));
+  shuffler_.shuffle(order_.data(), order_.size());
+}
+
+void Trainer::initialize_parameters() {
+  std::vector<float> values(plan_.chain.param_count);
+  Random random(derive_seed(settings_.seed, 3));
+  for (const Layer& layer : plan_.chain.layers) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(layer.in));
+    for (std::size_t e = 0; e < layer.in * layer.out; ++e)
+      values[layer.weight_offset + e] = static_cast<float>(random.uniform(-bound, bound));
+    for (std::size_t e = 0; e < layer.out; ++e)
+      values[layer.bias_offset + e] = static_cast<float>(random.uniform(-bound, bound));
+  }
+  set_parameters(values);
+}
+
+void Trainer::set_parameters(const std::vector<float>& values) {
+  if (values.size() != plan_.chain.param_count) throw std::logic_error("set_parameters: wrong parameter count");
+  backend_.copy_to_device(memory_->pointer(plan_.step.params), values.data(), values.size() * sizeof(float));
+}
+
+std::vector<float> Trainer::parameters() {
+  std::vector<float> values(plan_.chain.param_count);
+  backend_.copy_to_host(values.data(), memory_->pointer(plan_.step.params), values.size() * sizeof(float));
+  return values;
+}
+
+std::vector<float> Trainer::gradients() {
+  if (plan_.step.grads == kNoBuffer)
+    throw std::logic_error("Trainer::gradients: the plan updates each layer in its backward and keeps no gradients");
+  std::vector<float> values(plan_.chain.param_count);
+  backend_.copy_to_host(values.data(), memory_->pointer(plan_.step.grads), values.size() * sizeof(float));
+  return values;
+}
+
+void Trainer::load_batch(const std::uint32_t* rows, std::size_t count) {
+  const StepBuffers& s = plan_.step;
+  backend_.copy_to_device(memory_->pointer(s.batch_indices), rows, count * sizeof(std::uint32_t));
+  const auto* indices = static_cast<const std::uint32_t*>(memory_->pointer(s.batch_indices));
+  backend_.gather_rows(memory_->floats(s.dataset_inputs), indices, memory_->floats(s.batch_inputs), count, data_.in);
+  backend_.gather_rows(memory_->floats(s.dataset_targets), indices, memory_->floats(s.batch_targets), count,
+                       data_.out);
+}
+
+const std::uint32_t* Trainer::next_training_batch() {
+  if (cursor_ + plan_.chain.batch > order_.size()) {  // the incomplete last batch of an epoch is dropped
+    shuffler_.shuffle(order_.data(), order_.size());
+    cursor_ = 0;
+    ++epoch_;
+  }
+  const std::uint32_t* rows = order_.data() + cursor_;
+  cursor_ += plan_.chain.batch;
+  return rows;
+}
+
+float Trainer::read_loss() {
+  float loss = 0;
+  backend_.copy_to_host(&loss, memory_->pointer(plan_.step.loss), sizeof loss);
+  return loss;
+}
+
+float Trainer::train_step() {
+  double loss_sum = 0;
+  const float scale = 1.0f / static_cast<float>(settings_.accumulate);
+  for (std::size_t micro = 0; micro < settings_.accumulate; ++micro) {
+    const std::uint32_t* rows = next_training_batch();
+    if (batch_log_) batch_log_->insert(batch_log_->end(), rows, rows + plan_.chain.batch);
+    load_batch(rows, plan_.chain.batch);
+    executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale}, steps_done_ + 1);
+    loss_sum += read_loss();
+  }
+  executor_.run_update(++steps_done_);
+  return static_cast<float>(loss_sum / static_cast<double>(settings_.accumulate));
+}
+
+std::optional<Evaluation> Trainer::evaluate(bool keep_predictions) {
+  if (data_.eval_rows.empty()) return std::nullopt;
+  Evaluation result;
+  result.rows = data_.eval_rows.size();
+  const std::size_t out = data_.out;
+  if (keep_predictions) result.predictions.resize(result.rows * out);
+  const BufferId prediction = plan_.ops[plan_.loss_op()].input;
+  std::size_t done = 0;
+  double squared_error_sum = 0;
+  const Executor::OpHook previous = executor_.hook();
+  if (keep_predictions) {
+    executor_.set_hook([&](std::size_t op, bool after) {
+      if (previous) previous(op, after);
+      if (after && op == plan_.loss_op())
+        backend_.copy_to_host(result.predictions.data() + done * out, memory_->pointer(prediction),
+                              std::min(plan_.chain.batch, result.rows - done) * out * sizeof(float));
+    });
+  }
+  while (done < result.rows) {
+    const std::size_t count = std::min(plan_.chain.batch, result.rows - done);
+    load_batch(data_.eval_rows.data() + done, count);
+    executor_.run_forward_and_loss(count);
+    squared_error_sum += static_cast<double>(read_loss()) * static_cast<double>(count * out);
+    done += count;
+  }
+  executor_.set_hook(previous);
+  result.mse = squared_error_sum / static_cast<double>(result.rows * out);
+  return result;
+}
+
+}  // namespace egc

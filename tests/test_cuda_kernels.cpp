@@ -1,0 +1,280 @@
+// Each CUDA op against the CPU reference on fresh random inputs of awkward sizes (1, 7, 31,
+// 1000, 4097 rows and columns). Tolerances are normwise relative errors ||gpu - ref|| / ||ref||,
+// each stated beside its check with the reason for its size; exact where both backends do the
+// same IEEE operations in the same order.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/bias_backward.h"
+#include "planner/chain.h"
+#include "runtime/cpu_backend.h"
+#include "runtime/cpu_math.h"
+#include "runtime/cuda_backend.h"
+#include "tests/cuda_test_support.h"
+
+namespace egc::test {
+namespace {
+
+// Element-wise cases: every pair of awkward sizes up to ~4.1 M elements (4097 x 4097 only adds
+// CPU time to the run, not coverage).
+std::vector<std::pair<std::size_t, std::size_t>> shapes() {
+  std::vector<std::pair<std::size_t, std::size_t>> result;
+  for (const std::size_t rows : kAwkwardSizes)
+    for (const std::size_t cols : kAwkwardSizes)
+      if (rows * cols <= 4097 * 1000) result.emplace_back(rows, cols);
+  return result;
+}
+
+std::string shape_name(std::size_t rows, std::size_t cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
+
+// The CUDA backend with a workspace big enough for every size these tests use.
+struct Fixture {
+  std::unique_ptr<Backend> gpu = make_cuda();
+  CpuBackend cpu;
+  std::unique_ptr<DeviceBuffer> workspace;
+  Fixture() {
+    ModelSpec spec;
+    spec.in_features = spec.out_features = spec.batch = 4097;
+    spec.hidden_widths = {4097};
+    workspace = std::make_unique<DeviceBuffer>(*gpu, gpu->workspace_bytes(build_chain(spec)));
+    gpu->bind_workspace(workspace->get(), workspace->bytes());
+  }
+  ~Fixture() { gpu->bind_workspace(nullptr, 0); }
+};
+
+std::uint64_t seed_of(std::size_t a, std::size_t b, std::size_t c = 0) { return derive_seed(a * 1000003 + b, c); }
+
+const Activation kActivations[] = {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh};
+
+}  // namespace
+
+TEST_CASE("gemm: cuBLAS float32 against a float64 reference, every transpose case, beta 0 and 1") {
+  Fixture f;
+  struct Shape {
+    std::size_t m, n, k;
+  };
+  const Shape shapes_mnk[] = {{1, 1, 1}, {7, 31, 1000}, {1000, 7, 4097}, {4097, 31, 7}, {31, 4097, 1000},
+                              {1, 4097, 31}, {4097, 1, 1000}};
+  for (const Shape& s : shapes_mnk) {
+    for (const bool ta : {false, true}) {
+      for (const bool tb : {false, true}) {  // the executor uses (F,T) forward, (T,F) dW, (F,F) dX
+        for (const float beta : {0.0f, 1.0f}) {
+          const std::vector<float> a = random_floats(s.m * s.k, seed_of(s.m, s.k, 1));
+          const std::vector<float> b = random_floats(s.k * s.n, seed_of(s.k, s.n, 2));
+          const std::vector<float> c0 = random_floats(s.m * s.n, seed_of(s.m, s.n, 3));
+          std::vector<double> a64(a.begin(), a.end()), b64(b.begin(), b.end()), c64(c0.begin(), c0.end());
+          std::vector<double> scratch(s.k * s.n);
+          cpu::gemm<double>(ta, tb, s.m, s.n, s.k, a64.data(), b64.data(), beta, c64.data(), scratch.data());
+          // The magnitude scale |op(A)| |op(B)| + |beta C0|, in float64.
+          std::vector<double> abs_a(a.size()), abs_b(b.size()), scale(c0.size());
+          for (std::size_t i = 0; i < a.size(); ++i) abs_a[i] = std::abs(a[i]);
+          for (std::size_t i = 0; i < b.size(); ++i) abs_b[i] = std::abs(b[i]);
+          for (std::size_t i = 0; i < c0.size(); ++i) scale[i] = std::abs(beta * c0[i]);
+          cpu::gemm<double>(ta, tb, s.m, s.n, s.k, abs_a.data(), abs_b.data(), 1.0, scale.data(), scratch.data());
+
+          DeviceBuffer da(*f.gpu, a), db(*f.gpu, b), dc(*f.gpu, c0);
+          f.gpu->gemm(ta, tb, s.m, s.n, s.k, da.floats(), db.floats(), beta, dc.floats());
+          const double error = error_relative_to(dc.download(), c64, scale);
+          // Against |A| |B|, a float32 sum of k products is off by at most k eps and in practice
+          // by about eps (random signs); 2 sqrt(k) eps (at least 5e-7) holds with a wide margin
+          // yet catches TF32 (inputs rounded to 10 bits, ~2^-11 / sqrt(k) here) for k <= 1000.
+          const double tolerance = std::max(5e-7, 2.0 * std::sqrt(static_cast<double>(s.k)) * kFloatEpsilon);
+          INFO("m=" << s.m << " n=" << s.n << " k=" << s.k << " ta=" << ta << " tb=" << tb << " beta=" << beta
+                    << " error=" << error << " tolerance=" << tolerance);
+          CHECK(error <= tolerance);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("bias_activation_forward: every activation, with and without the pre-activation") {
+  Fixture f;
+  for (const auto& [rows, cols] : shapes()) {
+    const std::vector<float> x = random_floats(rows * cols, seed_of(rows, cols), -3.0, 3.0);
+    const std::vector<float> bias = random_floats(cols, seed_of(cols, 7));
+    std::vector<float> z(x.size());  // the pre-activation, the scale of the activation's error
+    for (std::size_t e = 0; e < z.size(); ++e) z[e] = x[e] + bias[e % cols];
+    for (const Activation activation : kActivations) {
+      for (const bool with_pre : {true, false}) {
+        std::vector<float> out = x, pre(x.size());
+        f.cpu.bias_activation_forward(out.data(), with_pre ? pre.data() : nullptr, bias.data(), rows, cols, activation);
+        DeviceBuffer d_out(*f.gpu, x), d_pre(*f.gpu, x.size() * sizeof(float)), d_bias(*f.gpu, bias);
+        f.gpu->bias_activation_forward(d_out.floats(), with_pre ? d_pre.floats() : nullptr, d_bias.floats(), rows, cols,
+                                       activation);
+        const std::vector<float> gpu_out = d_out.download();
+        const double error = error_relative_to(gpu_out, out, z);
+        INFO(shape_name(rows, cols) << " " << to_string(activation) << " pre=" << with_pre << " error=" << error);
+        // The bias add is one IEEE addition on both: exact. identity and relu add nothing
+        // inexact; tanh (CUDA's tanhf: 2 ulp, glibc's: 1 ulp) and GELU (tanh of a polynomial
+        // that nvcc may contract into FMAs) differ by a few ulp of |z| (GELU's 1 + tanh cancels
+        // for negative z, hence the scale z rather than the result): 1e-6 is about 8 ulp.
+        if (with_pre) CHECK(bitwise_equal(d_pre.download(), pre));
+        if (activation == Activation::identity || activation == Activation::relu)
+          CHECK(bitwise_equal(gpu_out, out));
+        else
+          CHECK(error <= 1e-6);
+      }
+    }
+  }
+}
+
+TEST_CASE("activation_backward: every activation") {
+  Fixture f;
+  for (const auto& [rows, cols] : shapes()) {
+    const std::vector<float> grad = random_floats(rows * cols, seed_of(rows, cols, 4));
+    for (const Activation activation : kActivations) {
+      // What the backward pass keeps: relu's output (>= 0, zeros included), tanh's output in
+      // (-1, 1), GELU's pre-activation.
+      std::vector<float> saved = activation == Activation::gelu
+                                     ? random_floats(rows * cols, seed_of(rows, cols, 5), -4.0, 4.0)
+                                     : random_floats(rows * cols, seed_of(rows, cols, 5), -0.999, 0.999);
+      if (activation == Activation::relu)
+        for (float& value : saved) value = std::max(value, 0.0f);
+      std::vector<float> expected = grad;
+      f.cpu.activation_backward(expected.data(), saved.data(), rows, cols, activation);
+      DeviceBuffer d_grad(*f.gpu, grad), d_saved(*f.gpu, saved);
+      f.gpu->activation_backward(d_grad.floats(), d_saved.floats(), rows, cols, activation);
+      const std::vector<float> got = d_grad.download();
+      const double error = error_relative_to(got, expected, grad);
+      INFO(shape_name(rows, cols) << " " << to_string(activation) << " error=" << error);
+      // identity and relu multiply by exactly 1 or 0: exact. Otherwise the error is the
+      // derivative's, times |grad| (the scale): tanh's 1 - s^2 (an FMA on the GPU, not on the
+      // CPU) is off by an ulp of s^2, ~1e-7. GELU's derivative adds x (1 - t^2) k (1 + 3c x^2)
+      // with t = tanh(...) within 2 ulp on each side: for |x| up to 4 that term multiplies t's
+      // error by up to ~10, ~2.5e-6 in the worst element.
+      if (activation == Activation::identity || activation == Activation::relu)
+        CHECK(bitwise_equal(got, expected));
+      else
+        CHECK(error <= (activation == Activation::tanh ? 1e-6 : 4e-6));
+    }
+  }
+}
+
+TEST_CASE("bias_gradient: column sums, accumulate on and off, deterministic, and the CUB baseline") {
+  Fixture f;
+  for (const auto& [rows, cols] : shapes()) {
+    // A mean of 0.25 keeps the column sums away from zero, so that a relative error means
+    // something for every column.
+    const std::vector<float> grad = random_floats(rows * cols, seed_of(rows, cols, 6), -0.75, 1.25);
+    const std::vector<float> initial = random_floats(cols, seed_of(cols, 8));
+    std::vector<double> column_magnitudes(cols, 0.0);  // sum of |terms| per column: the error's scale
+    for (std::size_t e = 0; e < grad.size(); ++e) column_magnitudes[e % cols] += std::abs(grad[e]);
+    for (const bool accumulate : {false, true}) {
+      std::vector<double> scale = column_magnitudes;
+      if (accumulate)
+        for (std::size_t j = 0; j < cols; ++j) scale[j] += std::abs(initial[j]);
+      std::vector<float> expected = initial;
+      f.cpu.bias_gradient(grad.data(), expected.data(), rows, cols, accumulate);  // float64 sums
+      DeviceBuffer d_grad(*f.gpu, grad), d_bias(*f.gpu, initial), d_cub(*f.gpu, initial);
+      f.gpu->bias_gradient(d_grad.floats(), d_bias.floats(), rows, cols, accumulate);
+      const std::vector<float> got = d_bias.download();
+      cuda::bias_backward_cub(d_grad.floats(), d_cub.floats(), rows, cols, accumulate,
+                              static_cast<cudaStream_t>(cuda_stream(*f.gpu)));
+      const std::vector<float> got_cub = d_cub.download();
+      const double error = error_relative_to(got, expected, scale);
+      const double cub_error = error_relative_to(got_cub, expected, scale);
+      INFO(shape_name(rows, cols) << " accumulate=" << accumulate << " error=" << error << " cub error=" << cub_error);
+      // The classic bound of a float32 sum: (additions in sequence) x eps x (sum of |terms|).
+      // The tiled kernel adds at most 9 rows per lane, 8 lanes, 64 chunks and the accumulated
+      // value in sequence: 82 eps = 9.8e-6; the CUB baseline ~25 eps; the CPU rounds once.
+      CHECK(error <= 1.2e-5);
+      CHECK(cub_error <= 1.2e-5);
+      // The same inputs give the same bits: no atomics, a fixed summation order.
+      f.gpu->copy_to_device(d_bias.get(), initial.data(), initial.size() * sizeof(float));
+      f.gpu->bias_gradient(d_grad.floats(), d_bias.floats(), rows, cols, accumulate);
+      CHECK(bitwise_equal(d_bias.download(), got));
+    }
+  }
+}
+
+TEST_CASE("mse_loss: the loss value (CUB reduction) and its gradient") {
+  Fixture f;
+  for (const auto& [rows, cols] : shapes()) {
+    const std::vector<float> pred = random_floats(rows * cols, seed_of(rows, cols, 9));
+    const std::vector<float> target = random_floats(rows * cols, seed_of(rows, cols, 10));
+    for (const float scale : {1.0f, 0.5f}) {
+      float expected_loss = 0;
+      std::vector<float> expected_grad(pred.size());
+      f.cpu.mse_loss(pred.data(), target.data(), &expected_loss, expected_grad.data(), rows, cols, scale);
+      DeviceBuffer d_pred(*f.gpu, pred), d_target(*f.gpu, target), d_loss(*f.gpu, sizeof(float)),
+          d_grad(*f.gpu, pred.size() * sizeof(float));
+      f.gpu->mse_loss(d_pred.floats(), d_target.floats(), d_loss.floats(), d_grad.floats(), rows, cols, scale);
+      const float loss = d_loss.download()[0];
+      const std::vector<float> grad = d_grad.download();
+      INFO(shape_name(rows, cols) << " scale=" << scale << " loss " << loss << " vs " << expected_loss
+                                  << " grad error=" << relative_error(grad, expected_grad)
+                                  << " grad bitwise=" << bitwise_equal(grad, expected_grad));
+      // Both sum the squares in float64 and round once: at most an ulp apart (1.2e-7).
+      CHECK(std::abs(loss - expected_loss) <= 2e-7 * std::abs(expected_loss));
+      // The same float operations in the same order (a product, a product, a division): one
+      // rounding apart at most, normally identical.
+      CHECK(relative_error(grad, expected_grad) <= 2e-7);
+    }
+  }
+}
+
+TEST_CASE("sgd_update and adam_update: fused over the packed parameters, aligned and unaligned") {
+  Fixture f;
+  for (const std::size_t count : {std::size_t{1}, std::size_t{7}, std::size_t{31}, std::size_t{1000},
+                                  std::size_t{4097}, std::size_t{1000003}}) {
+    for (const std::size_t offset : {std::size_t{0}, std::size_t{1}}) {  // 1: not 16-byte aligned, scalar path
+      const std::size_t n = offset + count;
+      const std::vector<float> params = random_floats(n, seed_of(count, 11));
+      const std::vector<float> grads = random_floats(n, seed_of(count, 12));
+      const std::vector<float> state = random_floats(n, seed_of(count, 13));
+      const std::vector<float> second = random_floats(n, seed_of(count, 14), 0.0, 0.01);  // Adam's v >= 0
+      const std::string where = "count=" + std::to_string(count) + " offset=" + std::to_string(offset);
+      // Per element a handful of roundings; nvcc contracts a*b+c into FMAs, the CPU does not:
+      // the results differ in the last bit or two of the terms. 1e-6 is ~8 ulp of the scale.
+      for (const float momentum : {0.9f, 0.0f}) {
+        const SgdSettings sgd{0.01f, momentum};
+        std::vector<float> p = params, v = state;
+        f.cpu.sgd_update(p.data() + offset, grads.data() + offset, momentum > 0 ? v.data() + offset : nullptr, count, sgd);
+        DeviceBuffer dp(*f.gpu, params), dg(*f.gpu, grads), dv(*f.gpu, state);
+        f.gpu->sgd_update(dp.floats(offset), dg.floats(offset), momentum > 0 ? dv.floats(offset) : nullptr, count, sgd);
+        INFO(where << " sgd momentum=" << momentum);
+        // Scales: |p| + |p'| for the parameters, |momentum v| + |g| for the velocity.
+        CHECK(error_relative_to(dp.download(), p, magnitudes(params, 1.0, p, 1.0)) <= 1e-6);
+        if (momentum > 0) CHECK(error_relative_to(dv.download(), v, magnitudes(state, momentum, grads, 1.0)) <= 1e-6);
+      }
+      for (const std::size_t step : {std::size_t{1}, std::size_t{10}}) {
+        const AdamSettings adam{};
+        std::vector<float> p = params, m = state, v = second;
+        f.cpu.adam_update(p.data() + offset, grads.data() + offset, m.data() + offset, v.data() + offset, count, adam, step);
+        DeviceBuffer dp(*f.gpu, params), dg(*f.gpu, grads), dm(*f.gpu, state), dv(*f.gpu, second);
+        f.gpu->adam_update(dp.floats(offset), dg.floats(offset), dm.floats(offset), dv.floats(offset), count, adam, step);
+        INFO(where << " adam step=" << step);
+        // Scales: |p| + |p'|, |beta1 m| + |(1 - beta1) g|; v sums non-negative terms: itself.
+        CHECK(error_relative_to(dp.download(), p, magnitudes(params, 1.0, p, 1.0)) <= 1e-6);
+        CHECK(error_relative_to(dm.download(), m, magnitudes(state, adam.beta1, grads, 1.0 - adam.beta1)) <= 1e-6);
+        CHECK(relative_error(dv.download(), v) <= 1e-6);
+      }
+    }
+  }
+}
+
+TEST_CASE("gather_rows: a shuffled mini-batch from the resident dataset, exact") {
+  Fixture f;
+  constexpr std::size_t kDatasetRows = 5003;
+  for (const std::size_t cols : {std::size_t{1}, std::size_t{7}, std::size_t{31}, std::size_t{1000}}) {
+    const std::vector<float> source = random_floats(kDatasetRows * cols, seed_of(cols, 15));
+    for (const std::size_t rows : kAwkwardSizes) {
+      std::vector<std::uint32_t> indices(rows);
+      Random random(seed_of(rows, cols, 16));
+      for (std::uint32_t& index : indices) index = static_cast<std::uint32_t>(random.below(kDatasetRows));
+      std::vector<float> expected(rows * cols);
+      f.cpu.gather_rows(source.data(), indices.data(), expected.data(), rows, cols);
+      DeviceBuffer d_source(*f.gpu, source), d_indices(*f.gpu, indices), d_out(*f.gpu, rows * cols * sizeof(float));
+      f.gpu->gather_rows(d_source.floats(), static_cast<const std::uint32_t*>(d_indices.get()), d_out.floats(), rows, cols);
+      INFO(shape_name(rows, cols));
+      CHECK(bitwise_equal(d_out.download(), expected));
+    }
+  }
+}
+
+}  // namespace egc::test

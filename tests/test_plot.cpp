@@ -1,0 +1,45 @@
+// tools/plot renders every figure from a small egc_train report and egc_bench sweep.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace {
+
+int run(const std::string& command) { return std::system((command + " > test_plot.log 2>&1").c_str()); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
+void check_png(const std::string& path) {
+  INFO(path);
+  const std::string bytes = read_file(path);
+  CHECK(bytes.size() > 10000);  // a drawn figure, not an empty canvas
+  CHECK(bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+
+TEST_CASE("plots of a training report and of a bench sweep") {
+  REQUIRE(run(std::string(EGC_TRAIN_PATH) +
+              " --device cpu --steps 40 --samples 2000 --layers 3 --width 16 --alloc per-buffer --log-level warn "
+              "--report test_plot_report.json") == 0);
+  REQUIRE(run(std::string(EGC_BENCH_PATH) +
+              " --device cpu --plans none,sqrtn --batches 8,32 --depths 3 --width 16 --steps 2 --warmup 1 "
+              "--profile-steps 1 --json test_plot_bench.json") == 0);
+  const int report_status = run(std::string(EGC_PLOT_PATH) + " report test_plot_report.json --out .");
+  INFO(read_file("test_plot.log"));
+  REQUIRE(report_status == 0);
+  for (const char* png : {"memory_timeline.png", "loss.png", "predictions.png"}) check_png(png);
+  REQUIRE(run(std::string(EGC_PLOT_PATH) + " bench test_plot_bench.json --out .") == 0);
+  for (const char* png : {"bench_memory.png", "bench_time.png"}) check_png(png);
+  CHECK(run(std::string(EGC_PLOT_PATH) + " report no_such_file.json") != 0);
+  std::remove("test_plot_report.json");
+  std::remove("test_plot_bench.json");
+}
