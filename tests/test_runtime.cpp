@@ -1,9 +1,11 @@
-// CPU runtime: every plan computes the same step bitwise, in exactly the planned memory.
+// CPU runtime: every plan (budget and chen-greedy plans included) computes the same step bitwise,
+// in exactly the planned memory.
 #include <doctest/doctest.h>
 
 #include <random>
 #include <string>
 
+#include "planner/budget.h"
 #include "planner/units.h"
 #include "runtime/cpu_backend.h"
 #include "runtime_fixtures.h"
@@ -11,6 +13,36 @@
 using namespace egc;
 using egc::testing::random_model;
 using egc::testing::train_for;
+
+namespace {
+
+// Trains `plan` with both allocation modes: the same parameters and losses as `reference`
+// bitwise, and exactly the planned memory.
+void check_same_step_as_planned(const ModelSpec& model, TrainSettings settings, const std::string& plan,
+                                const egc::testing::TrainedRun& reference, std::size_t steps) {
+  for (AllocMode alloc : {AllocMode::arena, AllocMode::per_buffer}) {
+    INFO(plan << " " << std::string(to_string(alloc)));
+    settings.alloc = alloc;
+    CpuBackend run_backend;
+    const auto run = train_for(run_backend, model, plan, settings, steps);
+    CHECK(run.parameters == reference.parameters);  // bitwise: float == on every element
+    CHECK(run.losses == reference.losses);
+    if (alloc == AllocMode::arena) {
+      REQUIRE(run.measured.arena_bytes.has_value());
+      CHECK(*run.measured.arena_bytes == run.plan.arena_bytes);
+      CHECK(run.measured.peak_bytes == run.plan.arena_bytes);
+    } else {
+      REQUIRE(run.measured.activation_peak_bytes.has_value());
+      CHECK(*run.measured.activation_peak_bytes == run.plan.activation_peak_bytes);
+      CHECK(run.measured.peak_bytes == run.plan.live_peak_bytes);
+      // Before and after every op of the first step, exactly the planned live bytes are held.
+      REQUIRE(run.measured.timeline.size() == 2 * run.plan.ops.size() * settings.accumulate - 2 * (settings.accumulate - 1));
+      for (const MemorySample& sample : run.measured.timeline) CHECK(sample.bytes == run.plan.live_bytes[sample.op]);
+    }
+  }
+}
+
+}  // namespace
 
 TEST_CASE("parameters after several steps are bitwise identical for every plan, and memory is as planned") {
   std::mt19937_64 rng(7);
@@ -30,31 +62,53 @@ TEST_CASE("parameters after several steps are bitwise identical for every plan, 
     CpuBackend backend;
     const auto reference = train_for(backend, model, "none", settings, 4);
     for (float loss : reference.losses) CHECK(std::isfinite(loss));
-    for (const std::string& plan : {std::string("none"), std::string("sqrtn"), every, std::string("every:2")}) {
-      for (AllocMode alloc : {AllocMode::arena, AllocMode::per_buffer}) {
-        INFO(plan << " " << std::string(to_string(alloc)));
-        settings.alloc = alloc;
-        CpuBackend run_backend;
-        const auto run = train_for(run_backend, model, plan, settings, 4);
-        CHECK(run.parameters == reference.parameters);  // bitwise: float == on every element
-        CHECK(run.losses == reference.losses);
-        if (alloc == AllocMode::arena) {
-          REQUIRE(run.measured.arena_bytes.has_value());
-          CHECK(*run.measured.arena_bytes == run.plan.arena_bytes);
-          CHECK(run.measured.peak_bytes == run.plan.arena_bytes);
-        } else {
-          REQUIRE(run.measured.activation_peak_bytes.has_value());
-          CHECK(*run.measured.activation_peak_bytes == run.plan.activation_peak_bytes);
-          CHECK(run.measured.peak_bytes == run.plan.live_peak_bytes);
-          // Before and after every op of the first step, exactly the planned live bytes are held.
-          REQUIRE(run.measured.timeline.size() == 2 * run.plan.ops.size() * settings.accumulate - 2 * (settings.accumulate - 1));
-          for (const MemorySample& sample : run.measured.timeline) CHECK(sample.bytes == run.plan.live_bytes[sample.op]);
-        }
-      }
-    }
+    for (const std::string& plan : {std::string("none"), std::string("sqrtn"), every, std::string("every:2")})
+      check_same_step_as_planned(model, settings, plan, reference, 4);
     ++models;
   }
   CHECK(models == 40);
+}
+
+TEST_CASE("budget and chen-greedy plans train bitwise like none, in exactly the planned memory") {
+  std::mt19937_64 rng(1911);
+  std::size_t plans = 0, multi_level = 0;
+  for (int trial = 0; trial < 12; ++trial) {
+    ModelSpec model = random_model(rng);
+    model.hidden_widths.clear();  // deeper than random_model's: room for checkpoints in checkpoints
+    const std::size_t hidden = 5 + rng() % 9;
+    for (std::size_t i = 0; i < hidden; ++i) model.hidden_widths.push_back(trial % 2 ? 9 : 1 + 2 * (rng() % 12));
+    TrainSettings settings;
+    settings.seed = rng();
+    settings.accumulate = 1 + rng() % 2;
+    model.sgd_momentum = true;
+    INFO("trial " << trial << ": " << hidden + 1 << " layers, batch " << model.batch << ", "
+                  << std::string(to_string(model.activation)) << ", accumulate " << settings.accumulate);
+    CpuBackend backend;
+    const auto reference = train_for(backend, model, "none", settings, 3);
+    BudgetPlanner planner(build_chain(model));
+    const std::size_t low = planner.min_activation_peak(), high = reference.plan.activation_peak_bytes;
+    std::vector<std::string> texts{"chen-greedy"};
+    for (std::size_t step = 0; step <= 4; ++step) texts.push_back("budget:" + std::to_string(low + (high - low) * step / 4));
+    for (const std::string& plan : texts) {
+      check_same_step_as_planned(model, settings, plan, reference, 3);
+      // Multi-level: a recomputed output kept across three or more backwards is a checkpoint made
+      // while recomputing (a relu tape spans two).
+      const Plan built = make_plan(model, StepContext{}, parse_plan(plan));
+      bool nested = false;
+      for (const Op& op : built.ops) {
+        if (op.kind != OpKind::recompute) continue;
+        const Buffer& out = built.buffers[op.output];
+        std::size_t backwards = 0;
+        for (std::size_t i = out.first_op; i <= out.last_op; ++i) backwards += built.ops[i].kind == OpKind::backward;
+        nested = nested || backwards >= 3;
+      }
+      multi_level += nested;
+      ++plans;
+    }
+  }
+  MESSAGE(plans << " budget and chen-greedy plans trained bitwise like none with planned == measured (arena and "
+                   "per-buffer); "
+                << multi_level << " of them multi-level");
 }
 
 TEST_CASE("training loss falls on the synthetic task") {
