@@ -233,6 +233,10 @@ int train_main(const TrainFlags& flags) {
     std::vector<egc::Plan> listed;
     for (const std::string& name : listed_plan_names(plan.chain.size()))
       listed.push_back(egc::make_plan(model, context, egc::parse_plan(name)));
+    try {  // the budget plan that fits the free memory, where any does
+      listed.push_back(egc::make_plan(model, context, egc::parse_plan("auto")));
+    } catch (const egc::UsageError&) {
+    }
     egc::check_plan_fits(plan, alloc, *backend, listed);
   }
 

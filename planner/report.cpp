@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "planner/errors.h"
+#include "planner/liveness.h"
 #include "planner/units.h"
 
 namespace egc {
@@ -77,55 +78,57 @@ std::string format_breakdown(const Plan& plan) {
   return out.str();
 }
 
-// Bytes alive at every op: everything but activations and their gradients is persistent.
-static std::size_t non_activation_bytes(const Plan& plan) {
-  std::size_t bytes = 0;
-  for (std::size_t kind = 0; kind < kBufferKindCount; ++kind)
-    if (!counts_as_activation(static_cast<BufferKind>(kind))) bytes += plan.breakdown[kind].peak_bytes;
-  return bytes;
+// Per op, the live bytes of activations and activation gradients (the '#' part of a bar).
+static std::vector<std::size_t> activation_bytes_per_op(const Plan& plan) {
+  return live_bytes_per_op(plan, [](const Buffer& buffer) { return counts_as_activation(buffer.kind); });
 }
 
 std::string format_segments(const Plan& plan) {
   std::ostringstream out;
   const std::size_t peak = plan.live_peak_bytes;
-  const std::size_t base = non_activation_bytes(plan);
-  auto line = [&](const std::string& label, const std::string& detail, std::size_t live) {
-    const std::size_t part = live > base ? live - base : 0;
+  const std::vector<std::size_t> activations = activation_bytes_per_op(plan);
+  // One line per phase, showing the phase's op with the most live bytes.
+  auto line = [&](const std::string& label, const std::string& detail, std::size_t op) {
+    const std::size_t live = plan.live_bytes[op], part = activations[op];
     out << "  " << pad_right(label, 12) << pad_right(detail, 46) << pad_left(format_bytes(live), 12)
         << pad_left(format_bytes(part), 12) << "  " << format_bar(live - part, part, peak, kBarWidth) << "\n";
   };
   out << "  " << pad_right("phase", 12) << pad_right("layers", 46) << pad_left("peak live", 12)
       << pad_left("activations", 12) << "\n";
+  auto fuller = [&](std::size_t a, std::size_t b) { return plan.live_bytes[b] > plan.live_bytes[a] ? b : a; };
   std::size_t i = 0;
-  std::vector<std::size_t> forward, kept;
-  std::size_t live = 0;
+  std::vector<std::size_t> forward;
+  std::size_t fullest = 0;
   for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) {
     forward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
-    live = std::max(live, plan.live_bytes[i]);
+    fullest = fuller(fullest, i);
   }
   line("forward", "layers " + format_layer_ranges(forward) + "; keeps " + format_layer_ranges(plan.checkpoints),
-       live);
+       fullest);
   std::size_t segment = 0;
   while (i < plan.ops.size()) {
     const Op& op = plan.ops[i];
     if (op.kind == OpKind::loss || op.kind == OpKind::update) {
-      line(to_string(op.kind), "", plan.live_bytes[i]);
+      line(to_string(op.kind), "", i);
       ++i;
       continue;
     }
     std::vector<std::size_t> recomputed, backward;
-    live = 0;
+    fullest = i;
     for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::recompute; ++i) {
       recomputed.push_back(static_cast<std::size_t>(plan.ops[i].layer));
-      live = std::max(live, plan.live_bytes[i]);
+      fullest = fuller(fullest, i);
     }
-    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::backward; ++i) {
-      backward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
-      live = std::max(live, plan.live_bytes[i]);
+    // Backward ops, each with the update of its layer where the plan updates per layer.
+    for (; i < plan.ops.size() && (plan.ops[i].kind == OpKind::backward ||
+                                   (plan.ops[i].kind == OpKind::update && plan.ops[i].layer >= 0));
+         ++i) {
+      if (plan.ops[i].kind == OpKind::backward) backward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+      fullest = fuller(fullest, i);
     }
-    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) live = std::max(live, plan.live_bytes[i]);
+    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) fullest = fuller(fullest, i);
     line("segment " + std::to_string(++segment),
-         "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed), live);
+         "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed), fullest);
   }
   return out.str();
 }
@@ -133,13 +136,12 @@ std::string format_segments(const Plan& plan) {
 std::string format_ops(const Plan& plan) {
   std::ostringstream out;
   const std::size_t peak = plan.live_peak_bytes;
-  const std::size_t base = non_activation_bytes(plan);
+  const std::vector<std::size_t> activations = activation_bytes_per_op(plan);
   out << "  " << pad_left("op", 6) << "  " << pad_right("kind", 10) << pad_left("layer", 6) << pad_left("live", 14)
       << pad_left("activations", 14) << "\n";
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
     const Op& op = plan.ops[i];
-    const std::size_t live = plan.live_bytes[i];
-    const std::size_t part = live > base ? live - base : 0;
+    const std::size_t live = plan.live_bytes[i], part = activations[i];
     out << "  " << pad_left(std::to_string(i), 6) << "  " << pad_right(to_string(op.kind), 10)
         << pad_left(op.layer < 0 ? "-" : std::to_string(op.layer), 6) << pad_left(format_bytes(live), 14)
         << pad_left(format_bytes(part), 14) << "  " << format_bar(live - part, part, peak, kBarWidth)
