@@ -52,13 +52,15 @@ Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepConte
   BudgetPlanner planner(chain);
   const std::size_t fixed = persistent_bytes(none);
   const std::size_t smallest_peak = planner.min_activation_peak();
+  // Without building the smallest-peak plan: on long chains it recomputes O(n^2) layers, too many
+  // ops to lay out for an error message. Its arena is at least the lifelong bytes plus its peak.
   auto smallest_arena_error = [&]() {
-    const std::optional<BudgetSchedule> smallest = planner.solve(smallest_peak);
-    const Plan plan = build_schedule(chain, model, context, smallest->calls, "auto", "");
+    const std::size_t needed = fixed + smallest_peak;
     return UsageError("--plan auto: no plan fits in " + format_bytes(available) + " (" + std::to_string(available) +
-                      " B available: " + limit_text + "); the smallest arena needs " + format_bytes(plan.arena_bytes) +
-                      " (" + std::to_string(plan.arena_bytes) + " B), at the smallest activation peak " +
-                      format_bytes(smallest_peak));
+                      " B available: " + limit_text + "); the smallest arena needs at least " + format_bytes(needed) +
+                      " (" + std::to_string(needed) + " B): " + format_bytes(fixed) +
+                      " alive through the step (parameters, optimizer state, data, workspace) and the smallest "
+                      "activation peak, " + format_bytes(smallest_peak));
   };
   if (available < fixed + smallest_peak) throw smallest_arena_error();
   // The arena is the persistent bytes plus the peak of activations together with the one layer's
