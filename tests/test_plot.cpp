@@ -1,4 +1,4 @@
-// tools/plot renders every figure from a small egc_train report and egc_bench sweep.
+// tools/plot renders every figure from a small egc_train report, egc_bench sweep and curve.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -26,7 +26,7 @@ void check_png(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("plots of a training report and of a bench sweep") {
+TEST_CASE("plots of a training report, a bench sweep and a budget curve") {
   REQUIRE(run(std::string(EGC_TRAIN_PATH) +
               " --device cpu --steps 40 --samples 2000 --layers 3 --width 16 --alloc per-buffer --log-level warn "
               "--report test_plot_report.json") == 0);
@@ -39,6 +39,10 @@ TEST_CASE("plots of a training report and of a bench sweep") {
   for (const char* png : {"memory_timeline.png", "loss.png", "predictions.png"}) check_png(png);
   REQUIRE(run(std::string(EGC_PLOT_PATH) + " bench test_plot_bench.json --out .") == 0);
   for (const char* png : {"bench_memory.png", "bench_time.png"}) check_png(png);
+  REQUIRE(run(std::string(EGC_BENCH_PATH) + " --curve --preset equal64 --points 6 --json test_plot_curve.json") == 0);
+  REQUIRE(run(std::string(EGC_PLOT_PATH) + " curve test_plot_curve.json --out .") == 0);
+  check_png("curve.png");
+  std::remove("test_plot_curve.json");
   CHECK(run(std::string(EGC_PLOT_PATH) + " report no_such_file.json") != 0);
   std::remove("test_plot_report.json");
   std::remove("test_plot_bench.json");
