@@ -301,6 +301,7 @@ int train_main(const TrainFlags& flags) {
                         {"eval_mse", evaluation ? nlohmann::json(evaluation->mse) : nlohmann::json(nullptr)},
                         {"seconds", seconds},
                         {"step_ms", median_ms},
+                        {"step_times_ms", run.step_ms},
                         {"samples_per_second", samples_per_second}};
   if (evaluation && !evaluation->predictions.empty()) {
     const std::size_t kept = std::min(kReportedPredictions, evaluation->rows);
