@@ -9,6 +9,7 @@
 #include "planner/make_plan.h"
 #include "planner/units.h"
 #include "runtime/dataset.h"
+#include "runtime/measured_steps.h"
 #include "runtime/memory_meter.h"
 #include "runtime/trainer.h"
 
@@ -16,12 +17,6 @@ namespace egc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2), values.end());
-  return values[values.size() / 2];
-}
 
 double milliseconds_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -61,14 +56,8 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
           meter.setup_done();
           trainer.initialize_parameters();
           for (std::size_t step = 0; step < config.warmup; ++step) trainer.train_step();
-          std::vector<double> step_ms;
-          for (std::size_t step = 0; step < config.steps; ++step) {
-            const auto start = Clock::now();
-            trainer.train_step();  // reads the loss back: the step has finished when it returns
-            step_ms.push_back(milliseconds_since(start));
-            meter.sample();
-          }
-          row.step_ms = median(step_ms);
+          // A step reads its loss back: it has finished when train_step returns.
+          row.step_ms = median(train_and_measure(trainer, meter, config.steps, 0).step_ms);
           row.samples_per_second = row.step_ms > 0 ? 1000.0 * static_cast<double>(batch) / row.step_ms : 0;
 
           // Op by op, synchronised: where the time of a step goes.
@@ -108,10 +97,7 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
           Trainer trainer(plan, backend, data, settings);
           meter.setup_done();
           trainer.initialize_parameters();
-          trainer.executor().set_hook([&](std::size_t, bool) { meter.sample(); });
-          trainer.train_step();
-          trainer.executor().set_hook({});
-          row.measured_activation_peak_bytes = meter.result(trainer.memory()).activation_peak_bytes;
+          row.measured_activation_peak_bytes = train_and_measure(trainer, meter, 1, 1).memory.activation_peak_bytes;
         }
         if (on_row) on_row(row);
         rows.push_back(row);

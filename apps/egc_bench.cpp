@@ -41,23 +41,11 @@ struct BenchFlags {
   std::string log_level = "info";
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return items;
-}
-
 int bench_main(const BenchFlags& flags) {
   egc::setup_logging(flags.log_level);
   egc::SweepConfig config;
   config.plans.clear();
-  for (const std::string& plan : split_list(flags.plans)) config.plans.push_back(egc::parse_plan(plan, "--plans").text);
+  for (const std::string& plan : egc::split_commas(flags.plans)) config.plans.push_back(egc::parse_plan(plan, "--plans").text);
   config.batches = egc::parse_widths(flags.batches, "--batches");
   config.depths = egc::parse_widths(flags.depths, "--depths");
   config.width = egc::parse_positive(flags.width, "--width");

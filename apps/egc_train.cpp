@@ -279,12 +279,7 @@ int train_main(const TrainFlags& flags) {
   const float loss = run.losses.empty() ? 0.0f : run.losses.back();
 
   const std::optional<egc::Evaluation> evaluation = trainer.evaluate(!flags.report.empty());
-  double median_ms = 0;
-  if (!run.step_ms.empty()) {
-    std::vector<double> sorted = run.step_ms;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
-    median_ms = sorted[sorted.size() / 2];
-  }
+  const double median_ms = egc::median(run.step_ms);
   const double samples_per_second = seconds > 0 ? static_cast<double>(total_steps * samples_per_step) / seconds : 0.0;
   print_comparison(plan, measured, median_ms, samples_per_second, evaluation, noise, flags.data.empty());
   if (granularity)

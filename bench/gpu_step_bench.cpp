@@ -76,12 +76,6 @@ class EventTimer {
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n == 0 ? 0 : n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
 // Backward GEMM FLOPs: dW for every layer, dX for all but the first (its input is the data).
 std::size_t backward_gemm_flops(const egc::Chain& chain) {
   std::size_t flops = 0;
@@ -133,13 +127,13 @@ json time_steps(Backend& backend, const egc::Plan& plan, const egc::Dataset& dat
     gpu_ms.push_back(timer.stop_ms());
     wall_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall_start).count());
   }
-  const double step_ms = median(gpu_ms);
+  const double step_ms = egc::median(gpu_ms);
   return {{"steps", flags.steps},
           {"warmup_steps", flags.warmup},
           {"step_ms", step_ms},
           {"step_ms_min", *std::min_element(gpu_ms.begin(), gpu_ms.end())},
           {"step_ms_max", *std::max_element(gpu_ms.begin(), gpu_ms.end())},
-          {"wall_step_ms", median(wall_ms)},
+          {"wall_step_ms", egc::median(wall_ms)},
           {"samples_per_second", static_cast<double>(plan.chain.batch) / (step_ms / 1000.0)}};
 }
 

@@ -47,15 +47,7 @@ Optimizer parse_optimizer(std::string_view text, std::string_view flag) {
 
 std::vector<std::size_t> parse_widths(std::string_view text, std::string_view flag) {
   std::vector<std::size_t> widths;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    const std::string_view item =
-        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    widths.push_back(parse_positive(item, flag));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
+  for (const std::string& item : split_commas(text)) widths.push_back(parse_positive(item, flag));
   return widths;
 }
 

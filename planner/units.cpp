@@ -64,6 +64,17 @@ std::size_t parse_size(std::string_view text, std::string_view flag) {
   return static_cast<std::size_t>(std::llround(value));
 }
 
+std::vector<std::string> split_commas(std::string_view text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', start);
+    items.emplace_back(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    if (comma == std::string_view::npos) return items;
+    start = comma + 1;
+  }
+}
+
 std::size_t parse_positive(std::string_view text, std::string_view flag) {
   std::size_t value = 0;
   bool ok = !text.empty();

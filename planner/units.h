@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace egc {
 
@@ -13,6 +14,9 @@ namespace egc {
 // KB/MB/GB/TB, optional B; case-insensitive). Throws UsageError naming `flag` on bad input
 // or a value that does not fit in 64 bits.
 std::size_t parse_size(std::string_view text, std::string_view flag);
+
+// "a,b,,c" -> {"a", "b", "", "c"}: the items between commas, as written (one item without any).
+std::vector<std::string> split_commas(std::string_view text);
 
 // Parses a positive integer for `flag` (throws UsageError naming the flag otherwise).
 std::size_t parse_positive(std::string_view text, std::string_view flag);

@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "planner/errors.h"
+#include "planner/units.h"
 #include "runtime/random.h"
 
 namespace egc {
@@ -44,17 +45,13 @@ Dataset make_synthetic(std::size_t samples, std::size_t in, std::size_t out, dou
 
 namespace {
 
+// The comma-separated fields of a line, surrounding blanks trimmed.
 std::vector<std::string> split_fields(const std::string& line) {
-  std::vector<std::string> fields;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = line.find(',', start);
-    std::string field = line.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  std::vector<std::string> fields = split_commas(line);
+  for (std::string& field : fields) {
     const auto first = field.find_first_not_of(" \t\r");
     const auto last = field.find_last_not_of(" \t\r");
-    fields.push_back(first == std::string::npos ? "" : field.substr(first, last - first + 1));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+    field = first == std::string::npos ? "" : field.substr(first, last - first + 1);
   }
   return fields;
 }

@@ -1,9 +1,17 @@
 // train_and_measure: the sampling policy of the memory proof.
 #include "runtime/measured_steps.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace egc {
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
 
 MeasuredSteps train_and_measure(Trainer& trainer, MemoryMeter& meter, std::size_t steps, std::size_t sampled_steps,
                                 const StepCallback& on_step) {

@@ -17,6 +17,9 @@ struct MeasuredSteps {
   std::vector<double> step_ms; // wall time of each step (a step ends when its loss is read back)
 };
 
+// The median (the mean of the two middle values for an even count); 0 for none.
+double median(std::vector<double> values);
+
 // Called after each step with its number (from 1) and loss.
 using StepCallback = std::function<void(std::size_t step, float loss)>;
 
