@@ -2,16 +2,14 @@
 #include "apps/bench_sweep.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
 
-#include "planner/make_plan.h"
 #include "planner/units.h"
 #include "runtime/dataset.h"
-#include "runtime/measured_steps.h"
-#include "runtime/memory_meter.h"
-#include "runtime/trainer.h"
+#include "runtime/session.h"
 
 namespace egc {
 namespace {
@@ -20,6 +18,67 @@ using Clock = std::chrono::steady_clock;
 
 double milliseconds_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Op by op, synchronised: where the time of a step goes, as medians over `steps` steps.
+void profile_ops(Session& session, Backend& backend, std::size_t steps, SweepRow& row) {
+  const Plan& plan = session.plan();
+  std::array<double, kOpKindCount> kind_ms{};
+  Clock::time_point op_start;
+  Executor& executor = session.trainer().executor();
+  executor.set_hook([&](std::size_t op, bool after) {
+    backend.synchronize();
+    if (!after) {
+      session.meter().sample();
+      op_start = Clock::now();
+      return;
+    }
+    kind_ms[static_cast<std::size_t>(plan.ops[op].kind)] += milliseconds_since(op_start);
+  });
+  auto ms = [&](OpKind kind) { return kind_ms[static_cast<std::size_t>(kind)]; };
+  std::vector<double> forward, recompute, backward, update;
+  for (std::size_t step = 0; step < steps; ++step) {
+    kind_ms.fill(0.0);
+    session.trainer().train_step();
+    forward.push_back(ms(OpKind::forward));
+    recompute.push_back(ms(OpKind::recompute));
+    backward.push_back(ms(OpKind::backward) + ms(OpKind::loss) + ms(OpKind::recompute));
+    update.push_back(ms(OpKind::update));
+  }
+  executor.set_hook({});
+  row.forward_ms = median(forward);
+  row.recompute_ms = median(recompute);
+  row.backward_ms = median(backward);
+  row.update_ms = median(update);
+}
+
+SweepRow measure_row(Backend& backend, const SweepConfig& config, const Plan& plan, const Dataset& data) {
+  SweepRow row;
+  row.plan = plan.name;
+  row.depth = plan.model.hidden_widths.size();
+  row.batch = plan.model.batch;
+  row.planned_arena_bytes = plan.arena_bytes;
+  row.planned_activation_peak_bytes = plan.activation_peak_bytes;
+  row.recompute_fraction = static_cast<double>(plan.recompute_flops) / static_cast<double>(plan.forward_flops);
+  TrainSettings settings;
+  settings.seed = config.seed;
+  {
+    Session session(plan, backend, data, settings);
+    for (std::size_t step = 0; step < config.warmup; ++step) session.trainer().train_step();
+    // A step reads its loss back: it has finished when train_step returns.
+    row.step_ms = median(session.train(config.steps, 0).step_ms);
+    row.samples_per_second = row.step_ms > 0 ? 1000.0 * static_cast<double>(row.batch) / row.step_ms : 0;
+    profile_ops(session, backend, config.profile_steps, row);
+    const MeasuredMemory measured = session.measured();
+    row.measured_peak_bytes = measured.peak_bytes;
+    row.measure_method = measured.method;
+  }
+  if (config.measure_activations) {
+    settings.alloc = AllocMode::per_buffer;
+    Session session(plan, backend, data, settings);
+    row.measured_activation_peak_bytes = session.train(1, 1).memory.activation_peak_bytes;
+  }
+  return row;
 }
 
 }  // namespace
@@ -36,71 +95,10 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
       Dataset data = make_synthetic(std::max<std::size_t>(4 * batch, 4096), model.in_features, model.out_features, 0.1,
                                     config.seed);
       split_dataset(data, 0.0, config.seed);
-      StepContext context;
-      context.dataset_rows = data.rows();
-      context.workspace_bytes = backend.workspace_bytes(build_chain(model));
       for (const std::string& plan_text : config.plans) {
-        const Plan plan = make_plan(model, context, parse_plan(plan_text));
-        SweepRow row;
-        row.plan = plan_text;
-        row.depth = depth;
-        row.batch = batch;
-        row.planned_arena_bytes = plan.arena_bytes;
-        row.planned_activation_peak_bytes = plan.activation_peak_bytes;
-        row.recompute_fraction = static_cast<double>(plan.recompute_flops) / static_cast<double>(plan.forward_flops);
-        TrainSettings settings;
-        settings.seed = config.seed;
-        {
-          MemoryMeter meter(backend);
-          Trainer trainer(plan, backend, data, settings);
-          meter.setup_done();
-          trainer.initialize_parameters();
-          for (std::size_t step = 0; step < config.warmup; ++step) trainer.train_step();
-          // A step reads its loss back: it has finished when train_step returns.
-          row.step_ms = median(train_and_measure(trainer, meter, config.steps, 0).step_ms);
-          row.samples_per_second = row.step_ms > 0 ? 1000.0 * static_cast<double>(batch) / row.step_ms : 0;
-
-          // Op by op, synchronised: where the time of a step goes.
-          std::vector<double> forward, recompute, backward, update;
-          double kind_ms[5] = {0, 0, 0, 0, 0};
-          Clock::time_point op_start;
-          trainer.executor().set_hook([&](std::size_t op, bool after) {
-            backend.synchronize();
-            if (!after) {
-              meter.sample();
-              op_start = Clock::now();
-              return;
-            }
-            kind_ms[static_cast<int>(plan.ops[op].kind)] += milliseconds_since(op_start);
-          });
-          for (std::size_t step = 0; step < config.profile_steps; ++step) {
-            std::fill(std::begin(kind_ms), std::end(kind_ms), 0.0);
-            trainer.train_step();
-            forward.push_back(kind_ms[static_cast<int>(OpKind::forward)]);
-            recompute.push_back(kind_ms[static_cast<int>(OpKind::recompute)]);
-            backward.push_back(kind_ms[static_cast<int>(OpKind::backward)] + kind_ms[static_cast<int>(OpKind::loss)] +
-                               kind_ms[static_cast<int>(OpKind::recompute)]);
-            update.push_back(kind_ms[static_cast<int>(OpKind::update)]);
-          }
-          trainer.executor().set_hook({});
-          row.forward_ms = median(forward);
-          row.recompute_ms = median(recompute);
-          row.backward_ms = median(backward);
-          row.update_ms = median(update);
-          const MeasuredMemory measured = meter.result(trainer.memory());
-          row.measured_peak_bytes = measured.peak_bytes;
-          row.measure_method = measured.method;
-        }
-        if (config.measure_activations) {
-          settings.alloc = AllocMode::per_buffer;
-          MemoryMeter meter(backend);
-          Trainer trainer(plan, backend, data, settings);
-          meter.setup_done();
-          trainer.initialize_parameters();
-          row.measured_activation_peak_bytes = train_and_measure(trainer, meter, 1, 1).memory.activation_peak_bytes;
-        }
-        if (on_row) on_row(row);
-        rows.push_back(row);
+        const Plan plan = plan_run(model, data, backend, parse_plan(plan_text));
+        rows.push_back(measure_row(backend, config, plan, data));
+        if (on_row) on_row(rows.back());
       }
     }
   }
@@ -115,13 +113,12 @@ std::string format_sweep_table(const std::vector<SweepRow>& rows) {
                 "step ms", "samples/s");
   out << line;
   for (const SweepRow& row : rows) {
-    char recompute[16];
-    std::snprintf(recompute, sizeof recompute, "%.0f%%", 100.0 * row.recompute_fraction);
+    const std::string recompute = format_percent(row.recompute_fraction, 1.0, 0);
     std::snprintf(line, sizeof line, "%-10s %5zu %6zu %11s %11s %11s %11s %8s %9.3f %9.3f %9.3f %9.3f %12.0f\n",
                   row.plan.c_str(), row.depth, row.batch, format_bytes(row.planned_arena_bytes).c_str(),
                   format_bytes(row.measured_peak_bytes).c_str(), format_bytes(row.planned_activation_peak_bytes).c_str(),
                   row.measured_activation_peak_bytes ? format_bytes(*row.measured_activation_peak_bytes).c_str() : "-",
-                  recompute, row.forward_ms, row.recompute_ms, row.backward_ms, row.step_ms, row.samples_per_second);
+                  recompute.c_str(), row.forward_ms, row.recompute_ms, row.backward_ms, row.step_ms, row.samples_per_second);
     out << line;
   }
   return out.str();

@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/bench_sweep.h"
-#include "apps/budget_curve.h"
-#include "apps/cli.h"
+#include "apps/curve_command.h"
+#include "cli/cli.h"
 #include "planner/errors.h"
 #include "planner/schedule.h"
 #include "planner/units.h"
@@ -53,11 +53,11 @@ int bench_main(const BenchFlags& flags) {
   config.model.out_features = egc::parse_positive(flags.out, "--out");
   config.model.activation = egc::parse_activation(flags.activation);
   config.model.optimizer = egc::parse_optimizer(flags.optimizer);
-  config.steps = egc::parse_count(flags.steps, "--steps", 1, 1u << 20);
-  config.warmup = egc::parse_count(flags.warmup, "--warmup", 0, 1u << 20);
-  config.profile_steps = egc::parse_count(flags.profile_steps, "--profile-steps", 1, 1u << 20);
+  config.steps = egc::parse_whole(flags.steps, "--steps", 1, 1u << 20);
+  config.warmup = egc::parse_whole(flags.warmup, "--warmup", 0, 1u << 20);
+  config.profile_steps = egc::parse_whole(flags.profile_steps, "--profile-steps", 1, 1u << 20);
   config.measure_activations = !flags.no_activation_measure;
-  config.seed = egc::parse_count(flags.seed, "--seed", 0, ~std::uint64_t{0} >> 1);
+  config.seed = egc::parse_whole(flags.seed, "--seed", 0, ~std::uint64_t{0} >> 1);
   const egc::DeviceChoice device = egc::parse_device(flags.device);
   for (std::size_t depth : config.depths) {
     egc::ModelSpec model = config.model;

@@ -12,27 +12,26 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "apps/cli.h"
 #include "bench/timed_backend.h"
+#include "cli/cli.h"
 #include "kernels/bias_backward.h"
 #include "kernels/cuda_check.h"
 #include "planner/errors.h"
-#include "planner/make_plan.h"
 #include "planner/units.h"
 #include "runtime/allocation_granularity.h"
+#include "runtime/atomic_file.h"
 #include "runtime/backend_factory.h"
 #include "runtime/cuda_backend.h"
 #include "runtime/dataset.h"
-#include "runtime/measured_steps.h"
 #include "runtime/memory_fit.h"
+#include "runtime/memory_report.h"
 #include "runtime/random.h"
-#include "runtime/trainer.h"
+#include "runtime/session.h"
 
 namespace {
 
@@ -76,47 +75,35 @@ class EventTimer {
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
-// Backward GEMM FLOPs: dW for every layer, dX for all but the first (its input is the data).
-std::size_t backward_gemm_flops(const egc::Chain& chain) {
-  std::size_t flops = 0;
-  for (const egc::Layer& layer : chain.layers) flops += (layer.index > 0 ? 4 : 2) * chain.batch * layer.in * layer.out;
-  return flops;
-}
-
-egc::Plan plan_for(const egc::ModelSpec& spec, const egc::Dataset& data, Backend& backend, const std::string& name) {
-  egc::StepContext context;
-  context.dataset_rows = data.rows();
-  context.workspace_bytes = backend.workspace_bytes(egc::build_chain(spec));
-  return egc::make_plan(spec, context, egc::parse_plan(name, "--plans"));
-}
-
 json measure_memory(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, AllocMode alloc,
-                    std::size_t steps) {
+                    std::size_t steps, std::size_t g) {
   egc::TrainSettings settings;
   settings.alloc = alloc;
-  egc::MemoryMeter meter(backend);
-  egc::Trainer trainer(plan, backend, data, settings);
-  meter.setup_done();
+  egc::Session session(plan, backend, data, settings);
   const std::size_t free_after_setup = *backend.device_free_bytes();
-  trainer.initialize_parameters();
-  const egc::MeasuredSteps run = egc::train_and_measure(trainer, meter, steps, std::min<std::size_t>(steps, 2));
+  const egc::MeasuredSteps run = session.train(steps, std::min<std::size_t>(steps, 2));
   backend.synchronize();
   const egc::MeasuredMemory& m = run.memory;
+  const bool free_unchanged = *backend.device_free_bytes() == free_after_setup;
   json result = {{"alloc", egc::to_string(alloc)},
                  {"method", m.method},
                  {"samples", m.samples},
                  {"baseline_free_bytes", m.baseline_free_bytes.value_or(0)},
                  {"measured_peak_bytes", m.peak_bytes},
-                 {"free_unchanged_after_steps", *backend.device_free_bytes() == free_after_setup}};
+                 {"free_unchanged_after_steps", free_unchanged}};
   if (m.arena_bytes) result["measured_arena_bytes"] = *m.arena_bytes;
   if (m.activation_peak_bytes) result["measured_activation_peak_bytes"] = *m.activation_peak_bytes;
+  // Within the granularity of the plan, and in arena mode nothing allocated beyond the arena.
+  bool ok = egc::memory_verdict(plan, m, g).ok();
+  if (alloc == AllocMode::arena) ok = ok && m.arena_bytes && m.peak_bytes == *m.arena_bytes && free_unchanged;
+  result["within_granularity"] = ok;
   return result;
 }
 
 json time_steps(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, const Flags& flags) {
   auto* stream = static_cast<cudaStream_t>(egc::cuda_stream(backend));
-  egc::Trainer trainer(plan, backend, data, egc::TrainSettings{});
-  trainer.initialize_parameters();
+  egc::Session session(plan, backend, data, egc::TrainSettings{});
+  egc::Trainer& trainer = session.trainer();
   for (std::size_t i = 0; i < flags.warmup; ++i) trainer.train_step();
   EventTimer timer(stream);
   std::vector<double> gpu_ms, wall_ms;
@@ -140,8 +127,8 @@ json time_steps(Backend& backend, const egc::Plan& plan, const egc::Dataset& dat
 json profile_steps(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, const Flags& flags) {
   auto* stream = static_cast<cudaStream_t>(egc::cuda_stream(backend));
   egc::bench::TimedBackend timed(backend, stream, 4 * plan.ops.size() + 16);
-  egc::Trainer trainer(plan, timed, data, egc::TrainSettings{});
-  trainer.initialize_parameters();
+  egc::Session session(plan, timed, data, egc::TrainSettings{});
+  egc::Trainer& trainer = session.trainer();
   trainer.train_step();
   timed.collect();
   const std::array<double, egc::bench::kOpCategories> before = timed.milliseconds();
@@ -255,12 +242,59 @@ std::string summary(const json& report) {
   return out.str();
 }
 
+json config_json(const egc::ModelSpec& spec, bool tf32) {
+  const std::size_t width = spec.hidden_widths.empty() ? 0 : spec.hidden_widths.front();
+  return {{"layers", spec.hidden_widths.size()},
+          {"width", width},
+          {"batch", spec.batch},
+          {"in", spec.in_features},
+          {"out", spec.out_features},
+          {"activation", egc::to_string(spec.activation)},
+          {"optimizer", egc::to_string(spec.optimizer)},
+          {"tf32", tf32},
+          {"model_text", fmt::format("{} hidden x {}, batch {}, in {}, out {}, {}, {}{}", spec.hidden_widths.size(), width,
+                                     spec.batch, spec.in_features, spec.out_features, egc::to_string(spec.activation),
+                                     egc::to_string(spec.optimizer), tf32 ? ", TF32" : "")}};
+}
+
+// Memory in both allocation modes, step time and the op-category profile of one plan.
+json measure_plan(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, const Flags& flags, std::size_t g) {
+  std::cerr << "plan " << plan.name << ": memory (arena, per-buffer), timing, profile\n";
+  json entry = {{"name", plan.name},
+                {"planned_arena_bytes", plan.arena_bytes},
+                {"planned_live_peak_bytes", plan.live_peak_bytes},
+                {"planned_activation_peak_bytes", plan.activation_peak_bytes},
+                {"forward_flops", plan.forward_flops},
+                {"recompute_flops", plan.recompute_flops},
+                {"backward_gemm_flops", plan.chain.backward_gemm_flops()}};
+  entry["arena"] = measure_memory(backend, plan, data, AllocMode::arena, flags.memory_steps, g);
+  entry["per_buffer"] = measure_memory(backend, plan, data, AllocMode::per_buffer, flags.memory_steps, g);
+  entry["arena_within_granularity"] = entry["arena"]["within_granularity"];
+  entry["activation_peak_within_granularity"] = entry["per_buffer"]["within_granularity"];
+  entry["timing"] = time_steps(backend, plan, data, flags);
+  entry["profile"] = profile_steps(backend, plan, data, flags);
+  return entry;
+}
+
+// Recompute overhead of the last plan against the first (by default sqrtn against none). Step
+// time taken as proportional to GEMM FLOPs: forward F, backward B (dW everywhere, dX but for
+// the first layer), recomputation R: (F + R + B) / (F + B).
+json recompute_overhead(const json& base, const json& other) {
+  const double f = base["forward_flops"].get<double>(), b = base["backward_gemm_flops"].get<double>();
+  const double r = other["recompute_flops"].get<double>() - base["recompute_flops"].get<double>();
+  return {{"of", other["name"]},
+          {"versus", base["name"]},
+          {"measured", other["timing"]["step_ms"].get<double>() / base["timing"]["step_ms"].get<double>()},
+          {"theoretical", (f + r + b) / (f + b)},
+          {"formula", "(F + R + B) / (F + B), F forward, R recomputed, B backward GEMM FLOPs"},
+          {"activation_peak_ratio", base["planned_activation_peak_bytes"].get<double>() /
+                                        other["planned_activation_peak_bytes"].get<double>()}};
+}
+
 int bench_main(const Flags& flags, const std::string& command) {
   const egc::ModelSpec spec = egc::resolve_model(flags.model);
-  std::vector<std::string> plan_names;
-  std::stringstream list(flags.plans);
-  for (std::string name; std::getline(list, name, ',');) plan_names.push_back(name);
-  if (plan_names.empty()) throw egc::UsageError("--plans: no plan given");
+  std::vector<egc::PlanSpec> plan_specs;
+  for (const std::string& name : egc::split_commas(flags.plans)) plan_specs.push_back(egc::parse_plan(name, "--plans"));
 
   egc::BackendOptions options;
   options.tf32 = flags.tf32;
@@ -272,7 +306,7 @@ int bench_main(const Flags& flags, const std::string& command) {
 
   egc::Dataset data = egc::make_synthetic(2 * spec.batch, spec.in_features, spec.out_features, 0.1, 1);
   std::vector<egc::Plan> plans;
-  for (const std::string& name : plan_names) plans.push_back(plan_for(spec, data, *backend, name));
+  for (const egc::PlanSpec& plan_spec : plan_specs) plans.push_back(egc::plan_run(spec, data, *backend, plan_spec));
   for (const egc::Plan& plan : plans) {
     egc::check_plan_fits(plan, AllocMode::arena, *backend, plans);
     egc::check_plan_fits(plan, AllocMode::per_buffer, *backend, plans);
@@ -283,73 +317,22 @@ int bench_main(const Flags& flags, const std::string& command) {
                  {"device", backend->description()},
                  {"command", command},
                  {"granularity_bytes", g},
-                 {"granularity", granularity->summary()}};
-  report["config"] = {{"layers", spec.hidden_widths.size()},
-                      {"width", spec.hidden_widths.empty() ? 0 : spec.hidden_widths.front()},
-                      {"batch", spec.batch},
-                      {"in", spec.in_features},
-                      {"out", spec.out_features},
-                      {"activation", egc::to_string(spec.activation)},
-                      {"optimizer", egc::to_string(spec.optimizer)},
-                      {"tf32", flags.tf32},
-                      {"model_text", fmt::format("{} hidden x {}, batch {}, in {}, out {}, {}, {}{}",
-                                                 spec.hidden_widths.size(),
-                                                 spec.hidden_widths.empty() ? 0 : spec.hidden_widths.front(),
-                                                 spec.batch, spec.in_features, spec.out_features,
-                                                 egc::to_string(spec.activation), egc::to_string(spec.optimizer),
-                                                 flags.tf32 ? ", TF32" : "")}};
-  report["plans"] = json::array();
+                 {"granularity", granularity->summary()},
+                 {"config", config_json(spec, flags.tf32)},
+                 {"plans", json::array()}};
   bool memory_ok = true;
   for (const egc::Plan& plan : plans) {
-    std::cerr << "plan " << plan.name << ": memory (arena, per-buffer), timing, profile\n";
-    json entry = {{"name", plan.name},
-                  {"planned_arena_bytes", plan.arena_bytes},
-                  {"planned_live_peak_bytes", plan.live_peak_bytes},
-                  {"planned_activation_peak_bytes", plan.activation_peak_bytes},
-                  {"forward_flops", plan.forward_flops},
-                  {"recompute_flops", plan.recompute_flops},
-                  {"backward_gemm_flops", backward_gemm_flops(plan.chain)}};
-    entry["arena"] = measure_memory(*backend, plan, data, AllocMode::arena, flags.memory_steps);
-    entry["per_buffer"] = measure_memory(*backend, plan, data, AllocMode::per_buffer, flags.memory_steps);
-    const std::size_t arena_measured = entry["arena"]["measured_arena_bytes"];
-    const std::size_t act_measured = entry["per_buffer"]["measured_activation_peak_bytes"];
-    const bool arena_ok = arena_measured >= plan.arena_bytes && arena_measured - plan.arena_bytes < g &&
-                          entry["arena"]["measured_peak_bytes"] == arena_measured &&
-                          entry["arena"]["free_unchanged_after_steps"].get<bool>();
-    const bool act_ok = act_measured + g > plan.activation_peak_bytes && act_measured < plan.activation_peak_bytes + g;
-    entry["arena_within_granularity"] = arena_ok;
-    entry["activation_peak_within_granularity"] = act_ok;
-    memory_ok = memory_ok && arena_ok && act_ok;
-    entry["timing"] = time_steps(*backend, plan, data, flags);
-    entry["profile"] = profile_steps(*backend, plan, data, flags);
-    report["plans"].push_back(entry);
+    report["plans"].push_back(measure_plan(*backend, plan, data, flags, g));
+    memory_ok = memory_ok && report["plans"].back()["arena_within_granularity"].get<bool>() &&
+                report["plans"].back()["activation_peak_within_granularity"].get<bool>();
   }
   report["memory_ok"] = memory_ok;
-  // Recompute overhead of the last plan against the first (by default sqrtn against none). Step
-  // time taken as proportional to GEMM FLOPs: forward F, backward B (dW everywhere, dX but for
-  // the first layer), recomputation R: (F + R + B) / (F + B).
-  if (plans.size() >= 2) {
-    const json& base = report["plans"].front();
-    const json& other = report["plans"].back();
-    const double f = base["forward_flops"].get<double>(), b = base["backward_gemm_flops"].get<double>();
-    const double r = other["recompute_flops"].get<double>() - base["recompute_flops"].get<double>();
-    report["recompute_overhead"] = {
-        {"of", other["name"]},
-        {"versus", base["name"]},
-        {"measured", other["timing"]["step_ms"].get<double>() / base["timing"]["step_ms"].get<double>()},
-        {"theoretical", (f + r + b) / (f + b)},
-        {"formula", "(F + R + B) / (F + B), F forward, R recomputed, B backward GEMM FLOPs"},
-        {"activation_peak_ratio", base["planned_activation_peak_bytes"].get<double>() /
-                                      other["planned_activation_peak_bytes"].get<double>()}};
-  }
+  if (plans.size() >= 2) report["recompute_overhead"] = recompute_overhead(report["plans"].front(), report["plans"].back());
   const std::size_t width = spec.hidden_widths.empty() ? spec.out_features : spec.hidden_widths.front();
   report["bias_gradient"] = json::array({compare_bias_gradient(*backend, spec.batch, width),
                                          compare_bias_gradient(*backend, spec.batch, spec.out_features)});
-  if (!flags.json_path.empty()) {
-    std::ofstream file(flags.json_path);
-    file << report.dump(2) << "\n";
-    if (!file) throw std::runtime_error("--json: cannot write " + flags.json_path);
-  }
+  if (!flags.json_path.empty())
+    egc::write_file_atomically(flags.json_path, "--json", [&](std::ostream& out) { out << report.dump(2) << "\n"; });
   std::cout << summary(report);
   return memory_ok ? 0 : 1;
 }

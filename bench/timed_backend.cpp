@@ -7,19 +7,6 @@
 
 namespace egc::bench {
 
-const char* to_string(OpCategory category) {
-  switch (category) {
-    case OpCategory::gemm: return "gemm";
-    case OpCategory::elementwise: return "bias+activation, activation backward";
-    case OpCategory::bias_gradient: return "bias gradient";
-    case OpCategory::loss: return "loss";
-    case OpCategory::update: return "optimizer update";
-    case OpCategory::gather: return "batch gather";
-    case OpCategory::count: break;
-  }
-  return "?";
-}
-
 TimedBackend::TimedBackend(Backend& inner, cudaStream_t stream, std::size_t max_ops)
     : inner_(inner), stream_(stream), starts_(max_ops, nullptr), stops_(max_ops, nullptr), categories_(max_ops) {
   for (std::size_t i = 0; i < max_ops; ++i) {

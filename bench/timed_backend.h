@@ -11,13 +11,22 @@
 #include <string>
 #include <vector>
 
+#include "planner/enum_names.h"
 #include "runtime/backend.h"
 
 namespace egc::bench {
 
-enum class OpCategory { gemm, elementwise, bias_gradient, loss, update, gather, count };
-constexpr std::size_t kOpCategories = static_cast<std::size_t>(OpCategory::count);
-const char* to_string(OpCategory category);
+enum class OpCategory { gemm, elementwise, bias_gradient, loss, update, gather };
+inline constexpr EnumName<OpCategory> kOpCategoryNames[] = {
+    {OpCategory::gemm, "gemm"},
+    {OpCategory::elementwise, "bias+activation, activation backward"},
+    {OpCategory::bias_gradient, "bias gradient"},
+    {OpCategory::loss, "loss"},
+    {OpCategory::update, "optimizer update"},
+    {OpCategory::gather, "batch gather"}};
+constexpr std::size_t kOpCategories = count_of(kOpCategoryNames);
+static_assert(names_in_order(kOpCategoryNames) && kOpCategories == 1 + int(OpCategory::gather));
+constexpr const char* to_string(OpCategory category) { return name_of(kOpCategoryNames, category); }
 
 class TimedBackend final : public Backend {
  public:

@@ -31,8 +31,15 @@ std::size_t memory_margin(const StepContext& context) {
 }
 
 Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepContext& context) {
+  std::variant<Plan, UsageError> choice = choose_auto_plan(chain, model, context);
+  if (const UsageError* error = std::get_if<UsageError>(&choice)) throw *error;
+  return std::get<Plan>(std::move(choice));
+}
+
+std::variant<Plan, UsageError> choose_auto_plan(const Chain& chain, const ModelSpec& model,
+                                                const StepContext& context) {
   if (context.memory_limit_source == MemoryLimitSource::none)
-    throw UsageError("--plan auto: no memory limit to plan for: give --max-memory SIZE");
+    return UsageError("--plan auto: no memory limit to plan for: give --max-memory SIZE");
   const std::size_t margin = memory_margin(context);
   const std::size_t available = context.memory_limit_bytes > margin ? context.memory_limit_bytes - margin : 0;
   const std::string limit_text =
@@ -40,9 +47,7 @@ Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepConte
           ? "--max-memory " + format_bytes(context.memory_limit_bytes)
           : "device free " + format_bytes(context.memory_limit_bytes) + " less a margin of " + format_bytes(margin);
 
-  std::vector<std::size_t> all;
-  for (std::size_t layer = 0; layer + 1 < chain.size(); ++layer) all.push_back(layer);
-  Plan none = build_segmented_schedule(chain, model, context, all, "auto", "");
+  Plan none = build_segmented_schedule(chain, model, context, none_checkpoints(chain.size()), "auto", "");
   if (none.arena_bytes <= available) {
     none.description = "auto: none fits (arena " + format_bytes(none.arena_bytes) + " within " +
                        format_bytes(available) + ", " + limit_text + "); nothing is recomputed";
@@ -62,7 +67,7 @@ Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepConte
                       " alive through the step (parameters, optimizer state, data, workspace) and the smallest "
                       "activation peak, " + format_bytes(smallest_peak));
   };
-  if (available < fixed + smallest_peak) throw smallest_arena_error();
+  if (available < fixed + smallest_peak) return smallest_arena_error();
   // The arena is the persistent bytes plus the peak of activations together with the one layer's
   // parameter gradients alive at a backward, and a layout gap where the offsets do not reach the
   // lower bound: start from all the room left and lower the budget by any excess until it fits.
@@ -83,7 +88,7 @@ Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepConte
     if (over >= schedule->activation_peak_bytes) break;
     budget = schedule->activation_peak_bytes - over;
   }
-  throw smallest_arena_error();
+  return smallest_arena_error();
 }
 
 }  // namespace egc

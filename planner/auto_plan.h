@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <variant>
 
 #include "planner/chain.h"
+#include "planner/errors.h"
 #include "planner/model_spec.h"
 #include "planner/plan.h"
 
@@ -22,5 +24,9 @@ std::size_t memory_margin(const StepContext& context);
 // UsageError when no limit is given, or when even the smallest activation peak does not fit
 // (stating the bytes needed and the bytes available).
 Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepContext& context);
+// The same choice, with the UsageError returned rather than thrown where no plan fits: for
+// callers to whom that is an answer (the fit check's list of alternatives), not a failure.
+std::variant<Plan, UsageError> choose_auto_plan(const Chain& chain, const ModelSpec& model,
+                                                const StepContext& context);
 
 }  // namespace egc

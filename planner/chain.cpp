@@ -29,12 +29,19 @@ Chain build_chain(const ModelSpec& spec) {
     const std::size_t gemm = checked_mul(checked_mul(outputs, layer.in, "forward FLOPs"), 2, "forward FLOPs");
     const std::size_t elementwise = layer.activation == Activation::identity ? outputs : 2 * outputs;
     layer.forward_flops = checked_add(gemm, elementwise, "forward FLOPs");
+    layer.backward_gemm_flops = i == 0 ? gemm : checked_mul(gemm, 2, "backward FLOPs");
     chain.layers.push_back(layer);
     in = layer.out;
   }
   chain.param_count = offset;
   checked_mul(offset, 4 * kFloatBytes, "parameter, gradient and optimizer bytes");
   return chain;
+}
+
+std::size_t Chain::backward_gemm_flops() const {
+  std::size_t flops = 0;
+  for (const Layer& layer : layers) flops = checked_add(flops, layer.backward_gemm_flops, "backward FLOPs");
+  return flops;
 }
 
 }  // namespace egc

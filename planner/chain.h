@@ -23,6 +23,9 @@ struct Layer {
   std::size_t bias_offset = 0;
   std::size_t output_bytes = 0;   // batch x out floats: the layer's output (and pre-activation)
   std::size_t forward_flops = 0;  // 2*batch*in*out for the GEMM, + batch*out for bias, + activation
+  // The backward's GEMMs: 2*batch*in*out for the weight gradient, as much again for the input
+  // gradient but at layer 0 (its input is the data, which needs none).
+  std::size_t backward_gemm_flops = 0;
   std::size_t param_count() const { return out * in + out; }
 };
 
@@ -33,6 +36,8 @@ struct Chain {
   std::size_t out_features = 0;
   std::size_t param_count = 0;  // floats in the flat parameter buffer
   std::size_t size() const { return layers.size(); }
+  std::size_t backward_gemm_flops() const;  // of every layer
+
 };
 
 // Throws UsageError (via validate) on zero sizes or byte counts that overflow 64 bits.

@@ -20,13 +20,9 @@ std::size_t stored_size(const Layer& layer) {
 
 GreedyCandidate measure(const Chain& chain, const ModelSpec& model, const StepContext& context,
                         GreedyCheckpoints greedy) {
-  const Plan plan = build_segmented_schedule(chain, model, context, greedy.checkpoints, "chen-greedy", "", Offsets::skip);
-  return {std::move(greedy), plan.activation_peak_bytes, plan.recompute_flops};
-}
-
-bool less_peak(const GreedyCandidate& a, const GreedyCandidate& b) {
-  return a.activation_peak_bytes != b.activation_peak_bytes ? a.activation_peak_bytes < b.activation_peak_bytes
-                                                            : a.recompute_flops < b.recompute_flops;
+  GreedyCandidate candidate{segmented_cost(chain, model, context, greedy.checkpoints), {}};
+  candidate.greedy = std::move(greedy);
+  return candidate;
 }
 
 }  // namespace

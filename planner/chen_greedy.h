@@ -26,10 +26,8 @@ struct GreedyCheckpoints {
 GreedyCheckpoints chen_greedy_checkpoints(const Chain& chain, std::size_t threshold);
 
 // A greedy checkpoint set with the activation peak and recomputation of its segmented plan.
-struct GreedyCandidate {
+struct GreedyCandidate : ScheduleCost {
   GreedyCheckpoints greedy;
-  std::size_t activation_peak_bytes = 0;
-  std::size_t recompute_flops = 0;
 };
 
 // Chen's own search over b, as their memonger search_plan does it: b = 0, then twice

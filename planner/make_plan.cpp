@@ -17,12 +17,9 @@ namespace {
 Plan plan_for(const Chain& chain, const ModelSpec& model, const StepContext& context, const PlanSpec& spec) {
   const std::size_t n = chain.size();
   switch (spec.kind) {
-    case PlanKind::none: {
-      std::vector<std::size_t> all;
-      for (std::size_t layer = 0; layer + 1 < n; ++layer) all.push_back(layer);
-      return build_segmented_schedule(chain, model, context, all, spec.text,
+    case PlanKind::none:
+      return build_segmented_schedule(chain, model, context, none_checkpoints(n), spec.text,
                                       "keep every activation; no recomputation");
-    }
     case PlanKind::sqrtn: {
       const std::vector<std::size_t> checkpoints = sqrtn_checkpoints(n);
       return build_segmented_schedule(
@@ -41,16 +38,34 @@ Plan plan_for(const Chain& chain, const ModelSpec& model, const StepContext& con
   throw std::logic_error("make_plan: unknown plan kind");
 }
 
+bool over_user_limit(const Plan& plan, const StepContext& context) {
+  return context.memory_limit_source == MemoryLimitSource::user && plan.arena_bytes > context.memory_limit_bytes;
+}
+
 }  // namespace
 
 Plan make_plan(const ModelSpec& model, const StepContext& context, const PlanSpec& spec) {
   const Chain chain = build_chain(model);
   Plan plan = plan_for(chain, model, context, spec);
-  if (context.memory_limit_source == MemoryLimitSource::user && plan.arena_bytes > context.memory_limit_bytes)
+  if (over_user_limit(plan, context))
     throw UsageError("--max-memory " + format_bytes(context.memory_limit_bytes) + ": plan '" + spec.text +
                      "' needs an arena of " + format_bytes(plan.arena_bytes) + " (" + std::to_string(plan.arena_bytes) +
                      " B), more than the limit (--plan auto picks the fastest plan that fits)");
   return plan;
+}
+
+std::vector<Plan> fit_candidates(const ModelSpec& model, const StepContext& context) {
+  const Chain chain = build_chain(model);
+  std::vector<std::string> names{"none", "sqrtn"};
+  for (std::size_t k = 2; k < chain.size(); k *= 2) names.push_back("every:" + std::to_string(k));
+  std::vector<Plan> candidates;
+  for (const std::string& name : names) {
+    Plan plan = plan_for(chain, model, context, parse_plan(name));
+    if (!over_user_limit(plan, context)) candidates.push_back(std::move(plan));
+  }
+  std::variant<Plan, UsageError> automatic = choose_auto_plan(chain, model, context);
+  if (Plan* plan = std::get_if<Plan>(&automatic)) candidates.push_back(std::move(*plan));
+  return candidates;
 }
 
 }  // namespace egc

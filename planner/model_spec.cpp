@@ -6,20 +6,6 @@
 
 namespace egc {
 
-const char* to_string(Activation activation) {
-  switch (activation) {
-    case Activation::identity: return "identity";
-    case Activation::relu: return "relu";
-    case Activation::gelu: return "gelu";
-    case Activation::tanh: return "tanh";
-  }
-  return "?";
-}
-
-const char* to_string(Optimizer optimizer) {
-  return optimizer == Optimizer::sgd ? "sgd" : "adam";
-}
-
 SavedForBackward saved_for_backward(Activation activation) {
   switch (activation) {
     case Activation::identity: return SavedForBackward::nothing;
@@ -31,18 +17,11 @@ SavedForBackward saved_for_backward(Activation activation) {
 }
 
 Activation parse_activation(std::string_view text, std::string_view flag) {
-  if (text == "relu") return Activation::relu;
-  if (text == "gelu") return Activation::gelu;
-  if (text == "tanh") return Activation::tanh;
-  throw UsageError(std::string(flag) + ": unknown activation '" + std::string(text) +
-                   "' (accepted: relu, gelu, tanh)");
+  return parse_name(kActivationNames, text, flag, "activation");
 }
 
 Optimizer parse_optimizer(std::string_view text, std::string_view flag) {
-  if (text == "sgd") return Optimizer::sgd;
-  if (text == "adam") return Optimizer::adam;
-  throw UsageError(std::string(flag) + ": unknown optimizer '" + std::string(text) +
-                   "' (accepted: sgd, adam)");
+  return parse_name(kOptimizerNames, text, flag, "optimizer");
 }
 
 std::vector<std::size_t> parse_widths(std::string_view text, std::string_view flag) {

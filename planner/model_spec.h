@@ -7,10 +7,19 @@
 #include <string_view>
 #include <vector>
 
+#include "planner/enum_names.h"
+
 namespace egc {
 
 enum class Activation { identity, relu, gelu, tanh };
+inline constexpr EnumName<Activation> kActivationNames[] = {
+    {Activation::identity, "identity", false}, {Activation::relu, "relu"}, {Activation::gelu, "gelu"},
+    {Activation::tanh, "tanh"}};
+static_assert(names_in_order(kActivationNames) && count_of(kActivationNames) == 1 + int(Activation::tanh));
+
 enum class Optimizer { sgd, adam };
+inline constexpr EnumName<Optimizer> kOptimizerNames[] = {{Optimizer::sgd, "sgd"}, {Optimizer::adam, "adam"}};
+static_assert(names_in_order(kOptimizerNames) && count_of(kOptimizerNames) == 1 + int(Optimizer::adam));
 
 // What a layer's backward pass needs besides its input: the derivative of relu and tanh is
 // computed from the layer's output, that of GELU from its pre-activation, identity needs none.
@@ -43,8 +52,8 @@ struct StepContext {
   bool single_update = false;
 };
 
-const char* to_string(Activation activation);
-const char* to_string(Optimizer optimizer);
+constexpr const char* to_string(Activation activation) { return name_of(kActivationNames, activation); }
+constexpr const char* to_string(Optimizer optimizer) { return name_of(kOptimizerNames, optimizer); }
 SavedForBackward saved_for_backward(Activation activation);
 
 // Parsers for the command line; each throws UsageError naming `flag` and the accepted values.

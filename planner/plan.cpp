@@ -1,4 +1,4 @@
-// finalize_plan: lifetimes, live bytes, offsets and totals of a scheduled step; names of kinds.
+// finalize_plan: lifetimes, live bytes, offsets and totals of a scheduled step.
 #include "planner/plan.h"
 
 #include <algorithm>
@@ -10,32 +10,8 @@
 
 namespace egc {
 
-const char* to_string(BufferKind kind) {
-  switch (kind) {
-    case BufferKind::parameters: return "parameters";
-    case BufferKind::gradients: return "gradients";
-    case BufferKind::optimizer_state: return "optimizer_state";
-    case BufferKind::activations: return "activations";
-    case BufferKind::activation_gradients: return "activation_gradients";
-    case BufferKind::workspace: return "workspace";
-    case BufferKind::data: return "data";
-  }
-  return "?";
-}
-
 bool counts_as_activation(BufferKind kind) {
   return kind == BufferKind::activations || kind == BufferKind::activation_gradients;
-}
-
-const char* to_string(OpKind kind) {
-  switch (kind) {
-    case OpKind::forward: return "forward";
-    case OpKind::recompute: return "recompute";
-    case OpKind::loss: return "loss";
-    case OpKind::backward: return "backward";
-    case OpKind::update: return "update";
-  }
-  return "?";
 }
 
 std::size_t Plan::loss_op() const {

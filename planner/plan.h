@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "planner/chain.h"
+#include "planner/enum_names.h"
 #include "planner/model_spec.h"
 
 namespace egc {
@@ -27,8 +28,14 @@ enum class BufferKind {
   workspace,             // backend scratch (cuBLAS workspace, CUB temporary storage), loss value
   data,                  // the resident dataset and the current batch
 };
-constexpr std::size_t kBufferKindCount = 7;
-const char* to_string(BufferKind kind);
+inline constexpr EnumName<BufferKind> kBufferKindNames[] = {
+    {BufferKind::parameters, "parameters"},       {BufferKind::gradients, "gradients"},
+    {BufferKind::optimizer_state, "optimizer_state"}, {BufferKind::activations, "activations"},
+    {BufferKind::activation_gradients, "activation_gradients"}, {BufferKind::workspace, "workspace"},
+    {BufferKind::data, "data"}};
+constexpr std::size_t kBufferKindCount = count_of(kBufferKindNames);
+static_assert(names_in_order(kBufferKindNames) && kBufferKindCount == 1 + int(BufferKind::data));
+constexpr const char* to_string(BufferKind kind) { return name_of(kBufferKindNames, kind); }
 bool counts_as_activation(BufferKind kind);  // activations and activation_gradients
 
 struct Buffer {
@@ -44,7 +51,14 @@ struct Buffer {
 };
 
 enum class OpKind { forward, recompute, loss, backward, update };
-const char* to_string(OpKind kind);
+inline constexpr EnumName<OpKind> kOpKindNames[] = {{OpKind::forward, "forward"},
+                                                   {OpKind::recompute, "recompute"},
+                                                   {OpKind::loss, "loss"},
+                                                   {OpKind::backward, "backward"},
+                                                   {OpKind::update, "update"}};
+constexpr std::size_t kOpKindCount = count_of(kOpKindNames);
+static_assert(names_in_order(kOpKindNames) && kOpKindCount == 1 + int(OpKind::update));
+constexpr const char* to_string(OpKind kind) { return name_of(kOpKindNames, kind); }
 
 struct Op {
   OpKind kind = OpKind::forward;

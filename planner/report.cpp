@@ -14,28 +14,10 @@ namespace {
 
 constexpr std::size_t kBarWidth = 40;
 
-std::string pad_left(const std::string& text, std::size_t width) {
-  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
-}
-
-std::string pad_right(const std::string& text, std::size_t width) {
-  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
-}
-
 }  // namespace
 
 ScheduleDetail parse_schedule_detail(std::string_view text, std::string_view flag) {
-  if (text == "summary") return ScheduleDetail::summary;
-  if (text == "full") return ScheduleDetail::full;
-  if (text == "none") return ScheduleDetail::none;
-  throw UsageError(std::string(flag) + ": unknown value '" + std::string(text) +
-                   "' (accepted: summary, full, none)");
-}
-
-std::string format_percent(std::size_t part, std::size_t whole) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / whole);
-  return text;
+  return parse_name(kScheduleDetailNames, text, flag, "value");
 }
 
 std::string format_layer_ranges(const std::vector<std::size_t>& layers) {

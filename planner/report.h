@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "planner/enum_names.h"
 #include "planner/model_spec.h"
 #include "planner/plan.h"
 
@@ -17,10 +18,10 @@ namespace egc {
 constexpr int kReportVersion = 1;
 
 enum class ScheduleDetail { summary, full, none };
+inline constexpr EnumName<ScheduleDetail> kScheduleDetailNames[] = {
+    {ScheduleDetail::summary, "summary"}, {ScheduleDetail::full, "full"}, {ScheduleDetail::none, "none"}};
+static_assert(names_in_order(kScheduleDetailNames) && count_of(kScheduleDetailNames) == 1 + int(ScheduleDetail::none));
 ScheduleDetail parse_schedule_detail(std::string_view text, std::string_view flag = "--schedule");
-
-// "12.5%": part / whole with one decimal ("0.0%" for whole = 0).
-std::string format_percent(std::size_t part, std::size_t whole);
 
 // "0-6,8,10-12"
 std::string format_layer_ranges(const std::vector<std::size_t>& layers);

@@ -309,4 +309,15 @@ Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const 
                         std::move(description), offsets);
 }
 
+bool less_peak(const ScheduleCost& a, const ScheduleCost& b) {
+  return a.activation_peak_bytes != b.activation_peak_bytes ? a.activation_peak_bytes < b.activation_peak_bytes
+                                                            : a.recompute_flops < b.recompute_flops;
+}
+
+ScheduleCost segmented_cost(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                            const std::vector<std::size_t>& checkpoints) {
+  const Plan plan = build_segmented_schedule(chain, model, context, checkpoints, "", "", Offsets::skip);
+  return {plan.activation_peak_bytes, plan.recompute_flops};
+}
+
 }  // namespace egc

@@ -84,6 +84,8 @@ Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContex
 // forward pass keeps. Layers after the last checkpoint form the final segment, kept whole.
 std::vector<std::size_t> sqrtn_checkpoints(std::size_t layers);
 std::vector<std::size_t> every_k_checkpoints(std::size_t layers, std::size_t k);
+// none's: every layer but the last (every:1).
+inline std::vector<std::size_t> none_checkpoints(std::size_t layers) { return every_k_checkpoints(layers, 1); }
 
 // One forward pass keeping the checkpoints and the final segment; then, segment by segment
 // from the last, recompute the segment's layers from its input checkpoint and run its backward.
@@ -91,5 +93,15 @@ std::vector<ScheduleCall> segmented_calls(const Chain& chain, const std::vector<
 Plan build_segmented_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
                               const std::vector<std::size_t>& checkpoints, std::string name,
                               std::string description, Offsets offsets = Offsets::assign);
+
+// What a schedule costs, measured without laying out its arena: how candidate plans compare.
+struct ScheduleCost {
+  std::size_t activation_peak_bytes = 0;
+  std::size_t recompute_flops = 0;
+};
+// The least activation peak first, then the least recomputation.
+bool less_peak(const ScheduleCost& a, const ScheduleCost& b);
+ScheduleCost segmented_cost(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                            const std::vector<std::size_t>& checkpoints);
 
 }  // namespace egc

@@ -1,8 +1,11 @@
-// Byte-size parsing and printing, overflow-checked arithmetic.
+// Parsing and printing of sizes, numbers and percentages; overflow-checked arithmetic.
 #include "planner/units.h"
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -75,7 +78,7 @@ std::vector<std::string> split_commas(std::string_view text) {
   }
 }
 
-std::size_t parse_positive(std::string_view text, std::string_view flag) {
+std::size_t parse_whole(std::string_view text, std::string_view flag, std::size_t low, std::size_t high) {
   std::size_t value = 0;
   bool ok = !text.empty();
   for (char c : text) {
@@ -84,9 +87,28 @@ std::size_t parse_positive(std::string_view text, std::string_view flag) {
     if (value > (std::numeric_limits<std::size_t>::max() - digit) / 10) { ok = false; break; }
     value = value * 10 + digit;
   }
-  if (!ok || value == 0)
-    throw UsageError(std::string(flag) + ": '" + std::string(text) +
-                     "' is not accepted (a positive whole number is)");
+  if (ok && value >= low && value <= high) return value;
+  const std::string accepted = low == 1 && high == std::numeric_limits<std::size_t>::max()
+                                   ? "a positive whole number"
+                                   : "a whole number from " + std::to_string(low) + " to " + std::to_string(high);
+  throw UsageError(std::string(flag) + ": '" + std::string(text) + "' is not accepted (" + accepted + " is)");
+}
+
+std::size_t parse_positive(std::string_view text, std::string_view flag) {
+  return parse_whole(text, flag, 1, std::numeric_limits<std::size_t>::max());
+}
+
+double parse_real(std::string_view text, std::string_view flag, double low, double high) {
+  const std::string copy(text);  // strtod needs a terminated string
+  errno = 0;
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size() || errno == ERANGE || !std::isfinite(value) || value < low ||
+      value > high) {
+    std::ostringstream accepted;
+    accepted << "a number from " << low << " to " << high;
+    throw UsageError(std::string(flag) + ": '" + copy + "' is not accepted (" + accepted.str() + " is)");
+  }
   return value;
 }
 
@@ -99,6 +121,22 @@ std::string format_bytes(std::size_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2Lf %s", value, units[unit]);
   return text;
+}
+
+double percent_of(double part, double whole) { return whole == 0 ? 0.0 : 100.0 * part / whole; }
+
+std::string format_percent(double part, double whole, int decimals, bool sign) {
+  char text[48];
+  std::snprintf(text, sizeof text, sign ? "%+.*f%%" : "%.*f%%", decimals, percent_of(part, whole));
+  return text;
+}
+
+std::string pad_left(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+}
+
+std::string pad_right(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
 }
 
 std::size_t checked_mul(std::size_t a, std::size_t b, std::string_view what) {

@@ -10,10 +10,7 @@
 namespace egc {
 
 DeviceChoice parse_device(std::string_view text, std::string_view flag) {
-  if (text == "auto") return DeviceChoice::automatic;
-  if (text == "cpu") return DeviceChoice::cpu;
-  if (text == "cuda") return DeviceChoice::cuda;
-  throw UsageError(std::string(flag) + ": unknown device '" + std::string(text) + "' (accepted: auto, cpu, cuda)");
+  return parse_name(kDeviceChoiceNames, text, flag, "device");
 }
 
 bool cuda_available(std::string* why) {

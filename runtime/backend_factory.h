@@ -5,11 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include "planner/enum_names.h"
 #include "runtime/backend.h"
 
 namespace egc {
 
 enum class DeviceChoice { automatic, cpu, cuda };
+inline constexpr EnumName<DeviceChoice> kDeviceChoiceNames[] = {
+    {DeviceChoice::automatic, "auto"}, {DeviceChoice::cpu, "cpu"}, {DeviceChoice::cuda, "cuda"}};
+static_assert(names_in_order(kDeviceChoiceNames) && count_of(kDeviceChoiceNames) == 1 + int(DeviceChoice::cuda));
 DeviceChoice parse_device(std::string_view text, std::string_view flag = "--device");
 
 struct BackendOptions {

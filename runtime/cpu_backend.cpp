@@ -9,6 +9,7 @@
 #include <string>
 
 #include "planner/plan.h"
+#include "runtime/activation_code.h"
 #include "runtime/cpu_math.h"
 
 namespace egc {
@@ -56,12 +57,12 @@ void CpuBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::si
 
 void CpuBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
                                          std::size_t cols, Activation activation) {
-  cpu::bias_activation_forward(out, pre, bias, rows, cols, static_cast<int>(activation));
+  cpu::bias_activation_forward(out, pre, bias, rows, cols, activation_code(activation));
 }
 
 void CpuBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
                                      Activation activation) {
-  cpu::activation_backward(grad, saved, rows, cols, static_cast<int>(activation));
+  cpu::activation_backward(grad, saved, rows, cols, activation_code(activation));
 }
 
 void CpuBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,

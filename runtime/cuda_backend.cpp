@@ -25,6 +25,7 @@
 #include "planner/errors.h"
 #include "planner/plan.h"
 #include "planner/units.h"
+#include "runtime/activation_code.h"
 #include "runtime/allocation_ledger.h"
 
 namespace egc {
@@ -274,12 +275,12 @@ void CudaBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::s
 
 void CudaBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
                                           std::size_t cols, Activation activation) {
-  cuda::bias_activation_forward(out, pre, bias, rows, cols, static_cast<int>(activation), stream());
+  cuda::bias_activation_forward(out, pre, bias, rows, cols, activation_code(activation), stream());
 }
 
 void CudaBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
                                       Activation activation) {
-  cuda::activation_backward(grad, saved, rows, cols, static_cast<int>(activation), stream());
+  cuda::activation_backward(grad, saved, rows, cols, activation_code(activation), stream());
 }
 
 void CudaBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,

@@ -1,5 +1,5 @@
-// Training steps under a MemoryMeter, as the memory proof takes them: device memory sampled
-// before and after every op of the first steps (the executor's hook), once per step after.
+// What measured training steps return (Session::train): the memory the meter saw, each step's
+// loss and wall time; and the median the reports quote.
 #pragma once
 
 #include <cstddef>
@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "runtime/memory_meter.h"
-#include "runtime/trainer.h"
 
 namespace egc {
 
@@ -22,10 +21,5 @@ double median(std::vector<double> values);
 
 // Called after each step with its number (from 1) and loss.
 using StepCallback = std::function<void(std::size_t step, float loss)>;
-
-// Construct the meter before the trainer (its baseline precedes the step memory) and call
-// meter.setup_done() once the trainer exists. The executor's hook is restored afterwards.
-MeasuredSteps train_and_measure(Trainer& trainer, MemoryMeter& meter, std::size_t steps, std::size_t sampled_steps,
-                                const StepCallback& on_step = {});
 
 }  // namespace egc

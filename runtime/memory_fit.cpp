@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "planner/errors.h"
+#include "planner/make_plan.h"
 #include "planner/units.h"
 
 namespace egc {
@@ -49,6 +50,10 @@ void check_plan_fits(const Plan& chosen, AllocMode mode, Backend& backend, const
   std::vector<PlanOption> options;
   for (const Plan& plan : listed) options.push_back(plan_option(plan, mode));
   require_fits(plan_option(chosen, mode), *free_bytes, options);
+}
+
+void check_plan_fits(const Plan& chosen, AllocMode mode, Backend& backend) {
+  if (backend.device_free_bytes()) check_plan_fits(chosen, mode, backend, fit_candidates(chosen.model, chosen.context));
 }
 
 }  // namespace egc

@@ -29,5 +29,8 @@ void require_fits(const PlanOption& chosen, std::size_t free_bytes, const std::v
 
 // require_fits with the backend's free memory; nothing where the backend reports none (CPU).
 void check_plan_fits(const Plan& chosen, AllocMode mode, Backend& backend, const std::vector<Plan>& listed);
+// The same with the planner's fit candidates (planner/make_plan.h) as the list, planned only
+// where the backend reports free memory.
+void check_plan_fits(const Plan& chosen, AllocMode mode, Backend& backend);
 
 }  // namespace egc

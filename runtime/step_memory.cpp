@@ -11,13 +11,8 @@
 namespace egc {
 
 AllocMode parse_alloc(std::string_view text, std::string_view flag) {
-  if (text == "arena") return AllocMode::arena;
-  if (text == "per-buffer") return AllocMode::per_buffer;
-  throw UsageError(std::string(flag) + ": unknown allocation mode '" + std::string(text) +
-                   "' (accepted: arena, per-buffer)");
+  return parse_name(kAllocModeNames, text, flag, "allocation mode");
 }
-
-const char* to_string(AllocMode mode) { return mode == AllocMode::arena ? "arena" : "per-buffer"; }
 
 namespace {
 

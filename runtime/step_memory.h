@@ -8,14 +8,18 @@
 #include <string_view>
 #include <vector>
 
+#include "planner/enum_names.h"
 #include "planner/plan.h"
 #include "runtime/backend.h"
 
 namespace egc {
 
 enum class AllocMode { arena, per_buffer };
+inline constexpr EnumName<AllocMode> kAllocModeNames[] = {{AllocMode::arena, "arena"},
+                                                         {AllocMode::per_buffer, "per-buffer"}};
+static_assert(names_in_order(kAllocModeNames) && count_of(kAllocModeNames) == 1 + int(AllocMode::per_buffer));
 AllocMode parse_alloc(std::string_view text, std::string_view flag = "--alloc");
-const char* to_string(AllocMode mode);
+constexpr const char* to_string(AllocMode mode) { return name_of(kAllocModeNames, mode); }
 
 // Bytes counted as buffers come and go (footprints, as the plan counts them).
 struct CountedBytes {

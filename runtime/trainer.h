@@ -55,6 +55,7 @@ class Trainer {
   std::size_t epochs_started() const { return epoch_; }
   Executor& executor() { return executor_; }
   StepMemory& memory() { return *memory_; }
+  const StepMemory& memory() const { return *memory_; }
 
  private:
   void load_batch(const std::uint32_t* rows, std::size_t count);

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "planner/make_plan.h"
 #include "runtime/backend.h"
 #include "runtime/backend_factory.h"
 #include "runtime/dataset.h"
 #include "runtime/random.h"
+#include "runtime/session.h"
 
 namespace egc::test {
 
@@ -31,11 +31,9 @@ inline std::unique_ptr<Backend> make_cuda(bool tf32 = false) {
 // read gradients after a step, and by --accumulate); otherwise each layer is updated in its backward.
 inline Plan plan_for(const ModelSpec& spec, const Dataset& data, Backend& backend, const std::string& plan,
                      bool single_update = false) {
-  StepContext context;
-  context.single_update = single_update;
-  context.dataset_rows = data.rows();
-  context.workspace_bytes = backend.workspace_bytes(build_chain(spec));
-  return make_plan(spec, context, parse_plan(plan));
+  RunOptions options;
+  options.single_update = single_update;
+  return plan_run(spec, data, backend, parse_plan(plan), options);
 }
 
 // A device allocation of the backend, freed with it.

@@ -6,12 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "planner/make_plan.h"
 #include "runtime/backend.h"
 #include "runtime/dataset.h"
-#include "runtime/measured_steps.h"
-#include "runtime/memory_meter.h"
-#include "runtime/trainer.h"
+#include "runtime/session.h"
 
 namespace egc::testing {
 
@@ -27,19 +24,14 @@ inline TrainedRun train_for(Backend& backend, const ModelSpec& model, const std:
                             const TrainSettings& settings, std::size_t steps, std::size_t samples = 512) {
   Dataset data = make_synthetic(samples, model.in_features, model.out_features, 0.1, settings.seed);
   split_dataset(data, 0.125, settings.seed);
-  StepContext context;
-  context.dataset_rows = data.rows();
-  context.workspace_bytes = backend.workspace_bytes(build_chain(model));
-  context.single_update = settings.accumulate > 1;
-  TrainedRun run{{}, {}, {}, make_plan(model, context, parse_plan(plan_text))};
-  MemoryMeter meter(backend);
-  Trainer trainer(run.plan, backend, data, settings);
-  meter.setup_done();
-  trainer.initialize_parameters();
-  MeasuredSteps measured = train_and_measure(trainer, meter, steps, steps);
+  RunOptions options;
+  options.single_update = settings.accumulate > 1;
+  TrainedRun run{{}, {}, {}, plan_run(model, data, backend, parse_plan(plan_text), options)};
+  Session session(run.plan, backend, data, settings);
+  MeasuredSteps measured = session.train(steps, steps);
   run.losses = measured.losses;
   run.measured = measured.memory;
-  run.parameters = trainer.parameters();
+  run.parameters = session.trainer().parameters();
   return run;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "planner/budget.h"
+#include "planner/make_plan.h"
 #include "planner/units.h"
 #include "runtime/cpu_backend.h"
 #include "runtime_fixtures.h"

@@ -9,10 +9,6 @@
 #include <string_view>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
-#include "apps/cli.h"
 #include "planner/model_spec.h"
 
 namespace egc {
@@ -48,32 +44,12 @@ struct Curve {
   std::vector<FixedPlanPoint> fixed;   // sqrtn, chen-greedy (Chen's search), every:1..n
 };
 
-// The presets of the issue: equal64 (64 hidden layers of 1024) and unequal (64 hidden layers
+// The curve's preset models: equal64 (64 hidden layers of 1024) and unequal (64 hidden layers
 // alternating 2048 and 128, where uniform segments are clearly worse); in 1024, out 16. Batch,
 // activation and optimizer come from `base`. Throws UsageError naming --preset and the names.
 ModelSpec curve_preset(std::string_view name, const ModelSpec& base);
 
 // `points` >= 2 budgets, evenly spaced. Throws UsageError for points < 2.
 Curve compute_curve(const ModelSpec& model, std::size_t points, std::string preset);
-
-std::string format_curve(const Curve& curve);
-std::string curve_to_csv(const Curve& curve);  // one row per plan and budget (or fixed point)
-nlohmann::json curve_to_json(const Curve& curve);
-
-// egc_bench --curve: its own flags (text, parsed by egc's parsers); --width, --in, --out,
-// --activation, --optimizer, --csv and --json are the program's shared ones.
-struct CurveFlags {
-  bool curve = false;
-  std::string preset;
-  std::string points = "24";
-  std::string layers = "8";
-  std::string widths;
-  std::string batch = "128";
-};
-constexpr const char* kCurveOnlyFlags[] = {"--preset", "--points", "--layers", "--widths", "--batch"};
-void add_curve_flags(CLI::App& app, CurveFlags& flags);
-// Prints the table and writes `csv`/`json` (when not empty) atomically; returns the exit code.
-int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags, const std::string& csv,
-              const std::string& json);
 
 }  // namespace egc

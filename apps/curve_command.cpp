@@ -1,28 +1,17 @@
-// egc_bench --curve: sweep budgets, measure the plans, print and serialise the curve.
-#include "apps/budget_curve.h"
+// egc_bench --curve: print and serialise the curve.
+#include "apps/curve_command.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 
-#include "planner/budget.h"
-#include "planner/chain.h"
-#include "planner/chen_greedy.h"
 #include "planner/errors.h"
 #include "planner/report.h"
-#include "planner/schedule.h"
 #include "planner/units.h"
 #include "runtime/atomic_file.h"
 
 namespace egc {
 namespace {
-
-std::string pad(const std::string& text, std::size_t width, bool left = true) {
-  if (text.size() >= width) return text;
-  const std::string fill(width - text.size(), ' ');
-  return left ? fill + text : text + fill;
-}
 
 // "64x1024", "32x(2048,128)", or the run lengths: "3x2048,128,5x2048,...".
 std::string describe_widths(const std::vector<std::size_t>& widths) {
@@ -45,20 +34,6 @@ std::string describe_widths(const std::vector<std::size_t>& widths) {
   return text;
 }
 
-CurvePoint measure(const Chain& chain, const ModelSpec& model, const std::vector<std::size_t>& checkpoints,
-                   std::string name) {
-  const Plan plan = build_segmented_schedule(chain, model, StepContext{}, checkpoints, name, "", Offsets::skip);
-  return {std::move(name), plan.activation_peak_bytes, plan.recompute_flops};
-}
-
-// The cheapest of `candidates` whose activation peak fits `budget`.
-std::optional<CurvePoint> cheapest_within(const std::vector<CurvePoint>& candidates, std::size_t budget) {
-  std::optional<CurvePoint> best;
-  for (const CurvePoint& c : candidates)
-    if (c.activation_peak_bytes <= budget && (!best || c.recompute_flops < best->recompute_flops)) best = c;
-  return best;
-}
-
 nlohmann::json point_json(const std::optional<CurvePoint>& point) {
   if (!point) return nullptr;
   return {{"plan", point->plan},
@@ -67,79 +42,6 @@ nlohmann::json point_json(const std::optional<CurvePoint>& point) {
 }
 
 }  // namespace
-
-ModelSpec curve_preset(std::string_view name, const ModelSpec& base) {
-  ModelSpec model = base;
-  if (name == "equal64") {
-    model.in_features = 1024;
-    model.out_features = 16;
-    model.hidden_widths.assign(64, 1024);
-    return model;
-  }
-  if (name == "unequal") {
-    // 64 hidden layers alternating wide (2048) and narrow (128): a narrow output costs a
-    // sixteenth of a wide one to keep, and the layers around it a sixteenth to recompute;
-    // uniform segments do not know that.
-    model.in_features = 1024;
-    model.out_features = 16;
-    model.hidden_widths.clear();
-    for (std::size_t i = 0; i < 64; ++i) model.hidden_widths.push_back(i % 2 == 0 ? 2048 : 128);
-    return model;
-  }
-  throw UsageError("--preset: unknown preset '" + std::string(name) + "' (accepted: equal64, unequal)");
-}
-
-Curve compute_curve(const ModelSpec& model, std::size_t points, std::string preset) {
-  if (points < 2) throw UsageError("--points: at least 2 budgets are needed (the smallest feasible and none's peak)");
-  const Chain chain = build_chain(model);
-  const std::size_t n = chain.size();
-  Curve curve;
-  curve.model = model;
-  curve.preset = std::move(preset);
-  curve.layers = n;
-
-  BudgetPlanner planner(chain);
-  curve.min_feasible_bytes = planner.min_activation_peak();
-  std::vector<std::size_t> all;
-  for (std::size_t layer = 0; layer + 1 < n; ++layer) all.push_back(layer);
-  const CurvePoint none = measure(chain, model, all, "none");
-  curve.none_peak_bytes = none.activation_peak_bytes;
-  curve.forward_flops = build_segmented_schedule(chain, model, StepContext{}, all, "none", "", Offsets::skip).forward_flops;
-
-  const CurvePoint sqrtn = measure(chain, model, sqrtn_checkpoints(n), "sqrtn");
-  std::vector<CurvePoint> every;
-  for (std::size_t k = 1; k <= n; ++k) every.push_back(measure(chain, model, every_k_checkpoints(n, k), "every:" + std::to_string(k)));
-  std::vector<CurvePoint> greedy;
-  for (const GreedyCandidate& g : all_greedy_plans(chain, model, StepContext{}))
-    greedy.push_back({"chen-greedy b=" + format_bytes(g.greedy.threshold), g.activation_peak_bytes, g.recompute_flops});
-  const std::vector<GreedyCandidate> search = chen_search(chain, model, StepContext{});
-  const GreedyCandidate& chosen = *std::min_element(search.begin(), search.end(), [](const auto& a, const auto& b) {
-    return a.activation_peak_bytes != b.activation_peak_bytes ? a.activation_peak_bytes < b.activation_peak_bytes
-                                                              : a.recompute_flops < b.recompute_flops;
-  });
-
-  auto budget_at = [&](std::size_t peak) { return planner.solve(peak)->recompute_flops; };
-  curve.fixed.push_back({sqrtn, budget_at(sqrtn.activation_peak_bytes)});
-  curve.fixed.push_back({{"chen-greedy", chosen.activation_peak_bytes, chosen.recompute_flops},
-                         budget_at(chosen.activation_peak_bytes)});
-  for (const CurvePoint& p : every) curve.fixed.push_back({p, budget_at(p.activation_peak_bytes)});
-
-  for (std::size_t i = 0; i < points; ++i) {
-    const std::size_t budget =
-        curve.min_feasible_bytes +
-        static_cast<std::size_t>(static_cast<long double>(curve.none_peak_bytes - curve.min_feasible_bytes) * i /
-                                 (points - 1));
-    CurveRow row;
-    row.budget_bytes = budget;
-    const std::optional<BudgetSchedule> schedule = planner.solve(budget);
-    row.budget = {"budget", schedule->activation_peak_bytes, schedule->recompute_flops};
-    row.chen_greedy = cheapest_within(greedy, budget);
-    row.every = cheapest_within(every, budget);
-    if (sqrtn.activation_peak_bytes <= budget) row.sqrtn = sqrtn;
-    curve.rows.push_back(row);
-  }
-  return curve;
-}
 
 std::string format_curve(const Curve& curve) {
   std::ostringstream out;
@@ -150,23 +52,23 @@ std::string format_curve(const Curve& curve) {
       << "\n  one forward pass: " << curve.forward_flops << " FLOPs; smallest feasible budget "
       << format_bytes(curve.min_feasible_bytes) << "; none's activation peak " << format_bytes(curve.none_peak_bytes)
       << "\n  recomputation in % of a forward pass; '-' where a plan of that kind does not fit\n\n";
-  out << "  " << pad("budget", 12) << pad("budget plan", 14) << pad("chen-greedy", 14) << pad("best every:K", 22)
-      << pad("sqrtn", 10) << "\n";
+  out << "  " << pad_left("budget", 12) << pad_left("budget plan", 14) << pad_left("chen-greedy", 14) << pad_left("best every:K", 22)
+      << pad_left("sqrtn", 10) << "\n";
   auto cell = [&](const std::optional<CurvePoint>& p, bool with_name) {
     if (!p) return std::string("-");
     return format_percent(p->recompute_flops, curve.forward_flops) + (with_name ? " (" + p->plan + ")" : "");
   };
   for (const CurveRow& row : curve.rows) {
-    out << "  " << pad(format_bytes(row.budget_bytes), 12)
-        << pad(format_percent(row.budget.recompute_flops, curve.forward_flops), 14) << pad(cell(row.chen_greedy, false), 14)
-        << pad(cell(row.every, true), 22) << pad(cell(row.sqrtn, false), 10) << "\n";
+    out << "  " << pad_left(format_bytes(row.budget_bytes), 12)
+        << pad_left(format_percent(row.budget.recompute_flops, curve.forward_flops), 14) << pad_left(cell(row.chen_greedy, false), 14)
+        << pad_left(cell(row.every, true), 22) << pad_left(cell(row.sqrtn, false), 10) << "\n";
   }
-  out << "\n  " << pad("fixed plan", 14, false) << pad("activation peak", 16) << pad("recompute", 12)
-      << pad("budget plan at that peak", 26) << "\n";
+  out << "\n  " << pad_right("fixed plan", 14) << pad_left("activation peak", 16) << pad_left("recompute", 12)
+      << pad_left("budget plan at that peak", 26) << "\n";
   for (const FixedPlanPoint& f : curve.fixed) {
-    out << "  " << pad(f.point.plan, 14, false) << pad(format_bytes(f.point.activation_peak_bytes), 16)
-        << pad(format_percent(f.point.recompute_flops, curve.forward_flops), 12)
-        << pad(format_percent(f.budget_recompute_flops, curve.forward_flops), 26) << "\n";
+    out << "  " << pad_right(f.point.plan, 14) << pad_left(format_bytes(f.point.activation_peak_bytes), 16)
+        << pad_left(format_percent(f.point.recompute_flops, curve.forward_flops), 12)
+        << pad_left(format_percent(f.budget_recompute_flops, curve.forward_flops), 26) << "\n";
   }
   return out.str();
 }
@@ -176,8 +78,7 @@ std::string curve_to_csv(const Curve& curve) {
   out << "plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent\n";
   auto line = [&](const std::string& plan, const std::string& budget, const CurvePoint& p) {
     char percent_text[32];
-    std::snprintf(percent_text, sizeof percent_text, "%.4f",
-                  curve.forward_flops == 0 ? 0.0 : 100.0 * static_cast<double>(p.recompute_flops) / curve.forward_flops);
+    std::snprintf(percent_text, sizeof percent_text, "%.4f", percent_of(p.recompute_flops, curve.forward_flops));
     out << plan << "," << budget << "," << p.activation_peak_bytes << "," << p.recompute_flops << "," << percent_text
         << "\n";
   };

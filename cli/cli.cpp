@@ -1,12 +1,7 @@
 // Shared flags and error handling for the egc command-line programs.
-#include "apps/cli.h"
+#include "cli/cli.h"
 
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
 #include <iostream>
-#include <sstream>
-#include <limits>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -57,30 +52,6 @@ ModelSpec resolve_model(const ModelFlags& flags) {
   spec.optimizer = parse_optimizer(flags.optimizer);
   validate(spec);
   return spec;
-}
-
-double parse_real(const std::string& text, const std::string& flag, double low, double high) {
-  errno = 0;
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value) || value < low ||
-      value > high) {
-    std::ostringstream accepted;
-    accepted << "a number from " << low << " to " << high;
-    throw UsageError(flag + ": '" + text + "' is not accepted (" + accepted.str() + " is)");
-  }
-  return value;
-}
-
-std::size_t parse_count(const std::string& text, const std::string& flag, std::size_t low, std::size_t high) {
-  std::size_t value = 0;
-  bool ok = !text.empty() && text.size() <= 19;
-  for (char c : text) ok = ok && c >= '0' && c <= '9';
-  if (ok) value = std::stoull(text);
-  if (!ok || value < low || value > high)
-    throw UsageError(flag + ": '" + text + "' is not accepted (a whole number from " + std::to_string(low) + " to " +
-                     std::to_string(high) + " is)");
-  return value;
 }
 
 void setup_logging(const std::string& level) {

@@ -1,5 +1,5 @@
-// Command-line pieces shared by egc_train and egc_bench: the model and plan flags, and the
-// wrapper that turns exceptions into one line on stderr and the documented exit codes.
+// Command-line pieces shared by every egc program (apps/ and bench/): the model flags, logging,
+// and the wrapper that turns exceptions into one line on stderr and the documented exit codes.
 #pragma once
 
 #include <functional>
@@ -27,11 +27,6 @@ struct ModelFlags {
 
 void add_model_flags(CLI::App& app, ModelFlags& flags);
 ModelSpec resolve_model(const ModelFlags& flags);
-
-// A finite number in [low, high] for `flag`; UsageError naming the flag and the range otherwise.
-double parse_real(const std::string& text, const std::string& flag, double low, double high);
-// A whole number in [low, high] for `flag` (0 allowed when low is 0).
-std::size_t parse_count(const std::string& text, const std::string& flag, std::size_t low, std::size_t high);
 
 // Logs to stderr at `level` (trace, debug, info, warn, error, critical, off); UsageError
 // naming --log-level otherwise.
