@@ -14,7 +14,7 @@ namespace {
 
 // What a layer's forward leaves for its backward, as Algorithm 3's size-of-output(v).
 std::size_t stored_size(const Layer& layer) {
-  const std::size_t footprint = align_up(layer.output_bytes, kArenaAlignment);
+  const std::size_t footprint = footprint_of(layer.output_bytes);
   return saved_for_backward(layer.activation) == SavedForBackward::pre_activation ? 2 * footprint : footprint;
 }
 

@@ -14,6 +14,11 @@ bool counts_as_activation(BufferKind kind) {
   return kind == BufferKind::activations || kind == BufferKind::activation_gradients;
 }
 
+std::size_t footprint_of(std::size_t bytes) {
+  checked_add(bytes, kArenaAlignment - 1, "buffer footprint");
+  return align_up(bytes, kArenaAlignment);
+}
+
 std::size_t Plan::loss_op() const {
   for (std::size_t i = 0; i < ops.size(); ++i)
     if (ops[i].kind == OpKind::loss) return i;

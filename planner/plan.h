@@ -15,6 +15,9 @@
 namespace egc {
 
 constexpr std::size_t kArenaAlignment = 256;  // every offset and footprint is a multiple of this
+// What a tensor of `bytes` occupies in the arena: rounded up to kArenaAlignment. Throws
+// UsageError when that does not fit in 64 bits.
+std::size_t footprint_of(std::size_t bytes);
 
 using BufferId = std::size_t;
 constexpr BufferId kNoBuffer = std::numeric_limits<BufferId>::max();
@@ -78,9 +81,15 @@ struct Op {
   BufferId saved = kNoBuffer;
   BufferId grad_output = kNoBuffer;
   BufferId grad_input = kNoBuffer;
-  // backward and update: where the layer's parameter gradients are. A per-layer buffer (its
-  // `layer` is set) holds weight then bias; the whole-step buffer follows the parameter layout.
+  // backward and update: where the layer's parameter gradients are. A per-layer buffer holds
+  // weight then bias; the whole-step buffer follows the parameter layout.
   BufferId gradients = kNoBuffer;
+  // backward and update: the parameters the op reads or updates, as floats [first, first + count)
+  // of the flat parameter buffer (the optimizer state has the same layout; backward: the layer's
+  // weight, then its bias), and the float of `gradients` where their gradients start.
+  std::size_t param_first = 0;
+  std::size_t param_count = 0;
+  std::size_t gradient_first = 0;
   std::vector<BufferId> reads;   // every buffer the op reads, persistent ones included
   std::vector<BufferId> writes;  // every buffer the op writes
 };

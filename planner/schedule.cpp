@@ -108,8 +108,7 @@ BufferId ScheduleBuilder::add_buffer(std::string name, BufferKind kind, std::siz
   buffer.name = std::move(name);
   buffer.kind = kind;
   buffer.bytes = bytes;
-  buffer.footprint = checked_add(bytes, kArenaAlignment - 1, "buffer footprint") / kArenaAlignment *
-                     kArenaAlignment;
+  buffer.footprint = footprint_of(bytes);
   buffer.persistent = persistent;
   buffer.layer = layer;
   plan_.buffers.push_back(std::move(buffer));
@@ -208,6 +207,9 @@ void ScheduleBuilder::backward(std::size_t layer) {
   op.grad_output = grad_output_[layer];
   op.grad_input = grad_input;
   op.gradients = gradients;
+  op.param_first = info.weight_offset;
+  op.param_count = info.param_count();
+  op.gradient_first = plan_.context.single_update ? info.weight_offset : 0;
   op.reads = {plan_.step.params, op.input, op.grad_output};
   if (saved != kNoBuffer) op.reads.push_back(saved);
   op.writes = {op.grad_output, gradients};
@@ -226,6 +228,10 @@ void ScheduleBuilder::add_update_op(int layer, BufferId gradients) {
   const StepBuffers& s = plan_.step;
   Op& op = add_op(OpKind::update, layer);
   op.gradients = gradients;
+  // One layer's weight and bias are contiguous in every flat buffer; layer -1 is all of them.
+  op.param_first = layer < 0 ? 0 : plan_.chain.layers[static_cast<std::size_t>(layer)].weight_offset;
+  op.param_count = layer < 0 ? plan_.chain.param_count : plan_.chain.layers[static_cast<std::size_t>(layer)].param_count();
+  op.gradient_first = 0;
   op.reads = {gradients, s.params};
   op.writes = {s.params};
   for (BufferId state : {s.velocity, s.adam_m, s.adam_v}) {

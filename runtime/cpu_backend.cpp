@@ -27,8 +27,8 @@ void CpuBackend::bind_workspace(void* workspace, std::size_t bytes) {
 }
 
 void* CpuBackend::allocate(std::size_t bytes) {
-  const std::size_t rounded = (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
-  void* pointer = std::aligned_alloc(kArenaAlignment, rounded == 0 ? kArenaAlignment : rounded);
+  // aligned_alloc wants a multiple of the alignment: the buffer's footprint.
+  void* pointer = std::aligned_alloc(kArenaAlignment, std::max(footprint_of(bytes), kArenaAlignment));
   if (!pointer) throw std::runtime_error("host allocation of " + std::to_string(bytes) + " bytes failed");
   ledger_.record(pointer, bytes);
   return pointer;

@@ -9,7 +9,8 @@ Executor::Executor(const Plan& plan, Backend& backend, StepMemory& memory, const
     : plan_(plan), backend_(backend), memory_(memory), optimizer_(optimizer) {
   if (plan.ops.empty() || plan.ops.back().kind != OpKind::update)
     throw std::logic_error("executor: the plan does not end with an update");
-  end_of_micro_batch_ = plan.ops.back().layer < 0 ? plan.ops.size() - 1 : plan.ops.size();
+  // With one update of all parameters (single_update) it runs once after every micro-batch.
+  end_of_micro_batch_ = plan.context.single_update ? plan.ops.size() - 1 : plan.ops.size();
   loss_op_ = plan.loss_op();
 }
 
@@ -53,9 +54,8 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
       break;
     case OpKind::backward: {
       const Layer& layer = plan_.chain.layers[static_cast<std::size_t>(op.layer)];
-      // The weight gradient, followed by the bias gradient, in either gradient layout.
-      float* weight_grad = memory_.floats(op.gradients) +
-                           (plan_.buffers[op.gradients].layer < 0 ? layer.weight_offset : std::size_t{0});
+      // The weight gradient, followed by the bias gradient.
+      float* weight_grad = memory_.floats(op.gradients) + op.gradient_first;
       float* bias_grad = weight_grad + (layer.bias_offset - layer.weight_offset);
       float* grad_output = memory_.floats(op.grad_output);
       if (op.saved != kNoBuffer)
@@ -70,19 +70,14 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
       break;
     }
     case OpKind::update: {
-      // All parameters, or one layer's: its weight and bias are contiguous in every flat buffer.
-      std::size_t first = 0, count = plan_.chain.param_count;
-      if (op.layer >= 0) {
-        const Layer& layer = plan_.chain.layers[static_cast<std::size_t>(op.layer)];
-        first = layer.weight_offset;
-        count = layer.param_count();
-      }
+      const std::size_t first = op.param_first;
       auto state = [&](BufferId id) { return id == kNoBuffer ? nullptr : memory_.floats(id) + first; };
+      float* grads = memory_.floats(op.gradients) + op.gradient_first;
       if (plan_.model.optimizer == Optimizer::sgd)
-        backend_.sgd_update(params + first, memory_.floats(op.gradients), state(s.velocity), count, optimizer_.sgd);
+        backend_.sgd_update(params + first, grads, state(s.velocity), op.param_count, optimizer_.sgd);
       else
-        backend_.adam_update(params + first, memory_.floats(op.gradients), state(s.adam_m), state(s.adam_v), count,
-                             optimizer_.adam, step);
+        backend_.adam_update(params + first, grads, state(s.adam_m), state(s.adam_v), op.param_count, optimizer_.adam,
+                             step);
       break;
     }
   }

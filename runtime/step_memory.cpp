@@ -2,7 +2,6 @@
 #include "runtime/step_memory.h"
 
 #include <algorithm>
-#include <cassert>
 #include <stdexcept>
 #include <string>
 
@@ -26,6 +25,11 @@ void bind_workspace(const Plan& plan, Backend& backend, const StepMemory& memory
 class ArenaMemory final : public StepMemory {
  public:
   ArenaMemory(const Plan& plan, Backend& backend) : plan_(plan), backend_(backend) {
+    // Bounds are checked in every build, as TFLite's arena does: a plan bug must not become a
+    // silent out-of-bounds write.
+    for (const Buffer& buffer : plan.buffers)
+      if (buffer.offset > plan.arena_bytes || buffer.footprint > plan.arena_bytes - buffer.offset)
+        throw std::logic_error("arena: " + buffer.name + " lies outside the arena");
     base_ = static_cast<std::byte*>(backend.allocate(plan.arena_bytes));
     counted_.live = counted_.peak = plan.arena_bytes;
     bind_workspace(plan, backend, *this);
@@ -33,12 +37,9 @@ class ArenaMemory final : public StepMemory {
   ~ArenaMemory() override { backend_.release(base_); }
   AllocMode mode() const override { return AllocMode::arena; }
   void* pointer(BufferId id) const override {
-    const Buffer& buffer = plan_.buffers[id];
-#ifndef NDEBUG
-    if (buffer.offset + buffer.footprint > plan_.arena_bytes)
-      throw std::logic_error("arena: " + buffer.name + " lies outside the arena");
-#endif
-    return base_ + buffer.offset;
+    // Every buffer lies inside the arena (checked once, the plan is const); only the id is left.
+    if (id >= plan_.buffers.size()) throw std::logic_error("arena: no buffer " + std::to_string(id));
+    return base_ + plan_.buffers[id].offset;
   }
   void before_op(std::size_t) override {}
   void after_op(std::size_t) override {}

@@ -1,6 +1,7 @@
 // The doctest main of the GPU suites: without a usable CUDA device it prints why and exits with
 // 77, which ctest reports as Skipped (SKIP_RETURN_CODE), so a missing GPU never counts as a pass.
-// Listing the test cases (what ctest's discovery does at build time) needs no device.
+// Listing the test cases (what ctest's discovery does at build time) needs no device. Errors
+// logged through spdlog fail the run (tests/log_checks.h).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "runtime/backend_factory.h"
+#include "tests/log_checks.h"
 
 namespace {
 
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
     std::cout << "skipped: " << why << "\n";
     return kSkipped;
   }
+  egc::test::fail_tests_on_logged_errors();
   doctest::Context context(argc, argv);
-  return context.run();
+  return egc::test::with_errors_outside_tests(context.run());
 }

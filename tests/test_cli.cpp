@@ -2,44 +2,24 @@
 // 2, no file; the modes print and write what they promise.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
+#include <string>
 
 #include <nlohmann/json.hpp>
-#include <string>
+
+#include "planner/units.h"
+#include "tests/command_helpers.h"
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-Result run_command(const std::string& command_line) {
-  const std::string command = command_line + " 2>&1";
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe)) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using egc::test::CommandResult;
+using egc::test::exists;
+using egc::test::read_file;
+using egc::test::run_command;
+using Result = CommandResult;
 
 Result run(const std::string& args) { return run_command(std::string(EGC_TRAIN_PATH) + " " + args); }
 Result run_bench(const std::string& args) { return run_command(std::string(EGC_BENCH_PATH) + " " + args); }
-
-bool exists(const std::string& path) { return std::ifstream(path).good(); }
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-}
 
 }  // namespace
 
@@ -83,11 +63,28 @@ TEST_CASE("--dry-run prints the schedule and writes the report") {
   std::remove(report.c_str());
   const Result result = run("--dry-run --plan sqrtn --layers 16 --width 64 --batch 32 --report " + report);
   INFO(result.output);
-  CHECK(result.code == 0);
-  CHECK(result.output.find("activation peak") != std::string::npos);
-  CHECK(result.output.find("arena") != std::string::npos);
-  CHECK(exists(report));
+  REQUIRE(result.code == 0);
+  REQUIRE(exists(report));
+  // The printed schedule and the report state the same plan: 17 layers in 4 segments of about
+  // sqrt(17), the checkpoints, and the activation peak and arena to the byte.
+  const nlohmann::json plan = nlohmann::json::parse(read_file(report))["plan"];
   std::remove(report.c_str());
+  CHECK(plan["name"] == "sqrtn");
+  CHECK(plan["checkpoints"] == nlohmann::json::array({4, 8, 12, 13, 14, 15}));
+  CHECK(plan["recomputed_forwards"] == 10);
+  const std::size_t activation_peak = plan["activation_peak_bytes"], arena = plan["arena_bytes"];
+  CHECK(activation_peak == 65536);  // the widest moment: 4 layers' outputs and gradients of 32 x 64 floats
+  const std::string lines[] = {
+      "Memory plan 'sqrtn': Chen et al.: 4 segments of about sqrt(17) layers",
+      "17 layers, batch 32, " + std::to_string(plan["ops"].size()) + " ops, " + std::to_string(plan["buffers"].size()) +
+          " buffers; checkpoints 4,8,12-15; 10 recomputed layer forwards",
+      "activation peak 64.00 KiB (" + std::to_string(activation_peak) + " B)",
+      "arena           " + egc::format_bytes(arena) + " (" + std::to_string(arena) + " B)",
+      "segment 4   backward 0-4; recompute 0-3"};
+  for (const std::string& line : lines) {
+    INFO(line);
+    CHECK(result.output.find(line) != std::string::npos);
+  }
 }
 
 TEST_CASE("budget, chen-greedy and auto plans print what they chose") {

@@ -3,36 +3,20 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <sys/wait.h>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-namespace {
+#include "tests/command_helpers.h"
 
-std::string read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-}
-
-struct Result {
-  int code = -1;
-};
-
-Result run(const std::string& args) {
-  const int status = std::system((std::string(EGC_TRAIN_PATH) + " " + args + " > test_default_run.log 2>&1").c_str());
-  return Result{WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-
-}  // namespace
+using egc::test::read_file;
+using egc::test::run_command;
 
 TEST_CASE("the default run learns the synthetic task: evaluation MSE at most twice the noise variance") {
   const std::string report = "test_cli_default_run.json";
-  const Result result = run("--plan sqrtn --device cpu --log-level warn --report " + report);
-  INFO(read_file("test_default_run.log"));
+  const egc::test::CommandResult result =
+      run_command(std::string(EGC_TRAIN_PATH) + " --plan sqrtn --device cpu --log-level warn --report " + report);
+  INFO(result.output);
   REQUIRE(result.code == 0);
   const nlohmann::json json = nlohmann::json::parse(read_file(report));
   const double eval_mse = json["training"]["eval_mse"];

@@ -2,19 +2,20 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
+
+#include "tests/command_helpers.h"
 
 namespace {
 
-int run(const std::string& command) { return std::system((command + " > test_plot.log 2>&1").c_str()); }
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+// The command's exit code; its output goes into the test's log when the check fails.
+int run(const std::string& command) {
+  const egc::test::CommandResult result = egc::test::run_command(command);
+  if (result.code != 0) MESSAGE(command << ":\n" << result.output);
+  return result.code;
 }
+
+using egc::test::read_file;
 
 void check_png(const std::string& path) {
   INFO(path);
@@ -33,9 +34,7 @@ TEST_CASE("plots of a training report, a bench sweep and a budget curve") {
   REQUIRE(run(std::string(EGC_BENCH_PATH) +
               " --device cpu --plans none,sqrtn --batches 8,32 --depths 3 --width 16 --steps 2 --warmup 1 "
               "--profile-steps 1 --json test_plot_bench.json") == 0);
-  const int report_status = run(std::string(EGC_PLOT_PATH) + " report test_plot_report.json --out .");
-  INFO(read_file("test_plot.log"));
-  REQUIRE(report_status == 0);
+  REQUIRE(run(std::string(EGC_PLOT_PATH) + " report test_plot_report.json --out .") == 0);
   for (const char* png : {"memory_timeline.png", "loss.png", "predictions.png"}) check_png(png);
   REQUIRE(run(std::string(EGC_PLOT_PATH) + " bench test_plot_bench.json --out .") == 0);
   for (const char* png : {"bench_memory.png", "bench_time.png"}) check_png(png);

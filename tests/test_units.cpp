@@ -1,9 +1,13 @@
-// Byte sizes: parsing with units, printing, overflow detection.
+// Numbers users write and read: sizes with units, whole and real numbers, percentages, enum
+// names; overflow detection.
 #include <doctest/doctest.h>
 
 #include <limits>
 
 #include "planner/errors.h"
+#include "planner/model_spec.h"
+#include "planner/plan.h"
+#include "planner/report.h"
 #include "planner/units.h"
 
 using namespace egc;
@@ -40,6 +44,55 @@ TEST_CASE("parse_positive rejects zero, negatives and garbage") {
   CHECK_THROWS_AS(parse_positive("99999999999999999999", "--layers"), UsageError);
 }
 
+TEST_CASE("parse_whole: the range is inclusive, overflow and garbage are refused naming the flag and the range") {
+  CHECK(parse_whole("0", "--steps", 0, 10) == 0);
+  CHECK(parse_whole("10", "--steps", 0, 10) == 10);
+  CHECK(parse_whole("18446744073709551615", "--seed", 0, std::numeric_limits<std::size_t>::max()) ==
+        std::numeric_limits<std::size_t>::max());
+  for (const char* bad : {"11", "", "+3", "3.0", " 3", "18446744073709551616", "99999999999999999999999"}) {
+    CAPTURE(bad);
+    try {
+      parse_whole(bad, "--steps", 0, 10);
+      FAIL("accepted");
+    } catch (const UsageError& e) {
+      CHECK(std::string(e.what()) == "--steps: '" + std::string(bad) + "' is not accepted (a whole number from 0 to 10 is)");
+    }
+  }
+  CHECK_THROWS_WITH(parse_positive("0", "--layers"), "--layers: '0' is not accepted (a positive whole number is)");
+}
+
+TEST_CASE("parse_real: finite numbers in range only") {
+  CHECK(parse_real("1e-3", "--lr", 0, 1) == doctest::Approx(0.001));
+  for (const char* bad : {"", "nan", "inf", "2", "-0.5", "1x", "1e999"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(parse_real(bad, "--lr", 0, 1), UsageError);
+  }
+}
+
+TEST_CASE("format_percent: decimals, sign, and no division by zero") {
+  CHECK(format_percent(1, 8) == "12.5%");
+  CHECK(format_percent(1, 3, 4) == "33.3333%");
+  CHECK(format_percent(-1, 250, 2, true) == "-0.40%");
+  CHECK(format_percent(0, 250, 2, true) == "+0.00%");
+  CHECK(format_percent(5, 0) == "0.0%");
+  CHECK(pad_left("ab", 4) == "  ab");
+  CHECK(pad_right("ab", 4) == "ab  ");
+  CHECK(pad_left("abcdef", 4) == "abcdef");
+}
+
+TEST_CASE("enum names: one table prints and parses, and lists what is accepted") {
+  for (const EnumName<Activation>& entry : kActivationNames) CHECK(std::string(to_string(entry.value)) == entry.name);
+  CHECK(parse_activation("gelu") == Activation::gelu);
+  // identity is printed (the output layer's) but not offered on the command line.
+  CHECK_THROWS_WITH(parse_activation("identity"),
+                    "--activation: unknown activation 'identity' (accepted: relu, gelu, tanh)");
+  CHECK_THROWS_WITH(parse_schedule_detail("all"), "--schedule: unknown value 'all' (accepted: summary, full, none)");
+  CHECK(std::string(to_string(BufferKind::activation_gradients)) == "activation_gradients");
+  CHECK(std::string(to_string(OpKind::update)) == "update");
+  CHECK(kBufferKindCount == 7);
+  CHECK(kOpKindCount == 5);
+}
+
 TEST_CASE("format_bytes prints units") {
   CHECK(format_bytes(0) == "0 B");
   CHECK(format_bytes(1023) == "1023 B");
@@ -55,4 +108,7 @@ TEST_CASE("checked arithmetic throws on overflow") {
   CHECK(align_up(1, 256) == 256);
   CHECK(align_up(256, 256) == 256);
   CHECK(align_up(0, 256) == 0);
+  CHECK(footprint_of(1) == 256);
+  CHECK(footprint_of(512) == 512);
+  CHECK_THROWS_AS(footprint_of(max - 10), UsageError);
 }
