@@ -1,4 +1,5 @@
-// Invariant checks every plan must pass, shared by the planner and runtime suites.
+// Invariant checks every plan must pass, and the equal-width model the planner suites plan,
+// shared by the planner and runtime suites.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -10,6 +11,14 @@
 #include "planner/plan.h"
 
 namespace egc::testing {
+
+// `hidden` hidden layers of `width`, in and out 1, relu, SGD with momentum.
+inline ModelSpec equal_model(std::size_t hidden, std::size_t width, std::size_t batch) {
+  ModelSpec model;
+  model.hidden_widths.assign(hidden, width);
+  model.batch = batch;
+  return model;
+}
 
 // Ops form a complete step; every read is of a live buffer written before; every write is to a
 // live buffer; offsets are aligned and inside the arena; buffers alive together never overlap;

@@ -10,17 +10,12 @@
 #include "planner/make_plan.h"
 #include "planner/recompute_curve.h"
 #include "planner/schedule.h"
+#include "tests/plan_checks.h"
 
 using namespace egc;
+using egc::testing::equal_model;
 
 namespace {
-
-ModelSpec equal_model(std::size_t hidden, std::size_t width, std::size_t batch) {
-  ModelSpec model;
-  model.hidden_widths.assign(hidden, width);
-  model.batch = batch;
-  return model;
-}
 
 std::vector<std::string> names_of(const std::vector<Plan>& plans) {
   std::vector<std::string> names;

@@ -13,15 +13,9 @@
 #include "plan_checks.h"
 
 using namespace egc;
+using egc::testing::equal_model;
 
 namespace {
-
-ModelSpec equal_model(std::size_t hidden, std::size_t width, std::size_t batch) {
-  ModelSpec model;
-  model.hidden_widths.assign(hidden, width);
-  model.batch = batch;
-  return model;
-}
 
 const Buffer& buffer_named(const Plan& plan, const std::string& name) {
   for (const Buffer& b : plan.buffers)
