@@ -1,14 +1,19 @@
 // CPU tests of what the CUDA backend passes to the GPU: the row-major -> cuBLAS column-major GEMM
-// mapping, against a column-major sgemm written here. Built in every build, with or without CUDA.
+// mapping (against a column-major sgemm written here), every launch geometry at its limits, and
+// the grid-stride walks. Built in every build, with or without CUDA.
 #include <doctest/doctest.h>
 
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/column_sum.h"
+#include "kernels/launch_config.h"
+#include "kernels/vector_access.h"
 #include "runtime/cpu_math.h"
 #include "runtime/gemm_mapping.h"
 
@@ -125,6 +130,161 @@ TEST_CASE("seams: gemm mapping: nothing to call for an empty C, sizes beyond INT
   CHECK(call->ld_first == 1);
   CHECK(call->ld_second == 1);
   CHECK(call->ldc == 2);
+}
+
+TEST_CASE("seams: launch geometry: grid_blocks and pack_blocks from 0 elements to SIZE_MAX") {
+  const std::size_t size_max = std::numeric_limits<std::size_t>::max();
+  const std::size_t one_pass = kMaxBlocks * kThreadsPerBlock;  // threads of the largest grid
+  CHECK(ceil_div(size_max, 4) == size_max / 4 + 1);            // no wrap-around in (items + 3)
+  CHECK(grid_blocks(0) == 1);
+  CHECK(grid_blocks(1) == 1);
+  CHECK(grid_blocks(256) == 1);
+  CHECK(grid_blocks(257) == 2);
+  CHECK(grid_blocks(one_pass) == kMaxBlocks);
+  CHECK(grid_blocks(one_pass + 1) == kMaxBlocks);
+  CHECK(grid_blocks((std::size_t{1} << 31) + 1) == kMaxBlocks);
+  CHECK(grid_blocks((std::size_t{1} << 32) + 3) == kMaxBlocks);
+  CHECK(grid_blocks(size_max / 4) == kMaxBlocks);
+  CHECK(grid_blocks(size_max) == kMaxBlocks);
+  CHECK(grid_blocks(1000, 32) == 32);
+  CHECK(pack_blocks(5, true) == 1);
+  CHECK(pack_blocks(4 * 256, true) == 1);
+  CHECK(pack_blocks(4 * 256 + 1, true) == 2);  // a tail of one float needs a thread of its own block
+  CHECK(pack_blocks(4 * 256 + 1, false) == 5);
+  CHECK(pack_blocks(4 * one_pass + 3, true) == kMaxBlocks);
+  CHECK(pack_blocks(size_max, true) == kMaxBlocks);
+  CHECK(pack_blocks(size_max, false) == kMaxBlocks);
+
+  // For any count: enough threads for one pass or the largest grid, and no block without work.
+  std::vector<std::size_t> counts = {1, 2, 3, 4, 5, 255, 256, 257, 1023, 1024, 1025, 4097};
+  for (const std::size_t base : {one_pass, 4 * one_pass, std::size_t{1} << 31, std::size_t{1} << 32})
+    for (const std::size_t delta : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) counts.push_back(base - 1 + delta);
+  for (const std::size_t count : counts) {
+    for (const bool vectorized : {false, true}) {
+      INFO("count=" << count << " vectorized=" << vectorized);
+      const std::size_t threads_needed = vectorized ? ceil_div(count, 4) : count;
+      const Launch launch = pack_launch(count, vectorized);
+      CHECK(within_device_limits(launch));
+      CHECK(launch.block.x == kThreadsPerBlock);
+      const std::size_t threads = std::size_t{launch.grid.x} * launch.block.x;
+      CHECK((threads >= threads_needed || launch.grid.x == kMaxBlocks));
+      CHECK(threads - launch.block.x < threads_needed);
+      if (!vectorized) CHECK(element_launch(count).grid.x == launch.grid.x);
+    }
+  }
+}
+
+TEST_CASE("seams: launch geometry: the column sum's grids, chunks and scratch, and the CUB baseline's grid") {
+  const std::size_t rows_cases[] = {0, 1, 7, 63, 64, 65, 4032, 4033, 4096, 4097, 1000003, (std::size_t{1} << 32) + 5};
+  const std::size_t cols_cases[] = {1, 31, 32, 33, 1000, std::size_t{1} << 24, (std::size_t{1} << 31) + 1,
+                                    std::size_t{kMaxGridX} * kColumnTile};
+  for (const std::size_t rows : rows_cases) {
+    for (const std::size_t cols : cols_cases) {
+      INFO("rows=" << rows << " cols=" << cols);
+      const ColumnSumGeometry g = column_sum_geometry(rows, cols);
+      CHECK(within_device_limits(g.tiles));
+      CHECK(within_device_limits(g.finish));
+      CHECK(g.tiles.block.x == kColumnTile);
+      CHECK(g.tiles.block.y == kRowLanes);
+      // Every column in exactly one tile, no tile without a column.
+      CHECK(std::size_t{g.tiles.grid.x} * kColumnTile >= cols);
+      CHECK(std::size_t{g.tiles.grid.x - 1} * kColumnTile < cols);
+      // One chunk per gridDim.y; every row in a chunk, the last chunk not empty.
+      CHECK(g.tiles.grid.y == g.chunks);
+      CHECK(g.chunks >= 1);
+      CHECK(g.chunks <= kMaxChunks);
+      CHECK(g.chunks * g.rows_per_chunk >= rows);
+      if (rows > 0) CHECK((g.chunks - 1) * g.rows_per_chunk < rows);
+      // The scratch holds the partial sum of every chunk and column the tiles write, no more.
+      CHECK(bias_backward_scratch_bytes(rows, cols) == g.chunks * cols * sizeof(float));
+      const std::size_t last_partial = (std::size_t{g.tiles.grid.y} - 1) * cols + (cols - 1);
+      CHECK(last_partial < bias_backward_scratch_bytes(rows, cols) / sizeof(float));
+      CHECK(g.finish.grid.x == grid_blocks(cols));
+    }
+  }
+  CHECK_THROWS_AS(column_sum_geometry(1, std::size_t{kMaxGridX} * kColumnTile + 1), std::logic_error);
+  CHECK(within_device_limits(column_sum_cub_launch(1)));
+  CHECK(column_sum_cub_launch(kMaxGridX).grid.x == kMaxGridX);
+  CHECK(within_device_limits(column_sum_cub_launch(kMaxGridX)));
+  CHECK_THROWS_AS(column_sum_cub_launch(std::size_t{kMaxGridX} + 1), std::logic_error);
+  // The device limits themselves: 65,535 blocks in y and z, 1,024 threads a block.
+  CHECK_FALSE(within_device_limits(Launch{Extent{1, kMaxGridYZ + 1}, Extent{32}}));
+  CHECK_FALSE(within_device_limits(Launch{Extent{1}, Extent{32, 33}}));
+  CHECK_FALSE(within_device_limits(Launch{Extent{0}, Extent{32}}));
+}
+
+namespace {
+
+// Runs the host emulation of a launch's grid and counts the visits of every element; a pack that
+// reaches past the end, or a pack of 4 not on a multiple of 4 (which, from an aligned base, would
+// be a misaligned float4), counts as a visit of 2 (checked per call without doctest's cost).
+std::vector<std::uint8_t> pack_visits(const Launch& launch, std::size_t count, bool vectorized) {
+  std::vector<std::uint8_t> visits(count, 0);
+  for_each_pack_host(launch, count, vectorized, [&](std::size_t first, auto width) {
+    constexpr int n = decltype(width)::value;
+    if (first + n > count || (n == 4 && first % 4 != 0)) {
+      visits.at(0) = 2;
+      return;
+    }
+    for (int i = 0; i < n; ++i) ++visits[first + i];
+  });
+  return visits;
+}
+
+bool all_once(const std::vector<std::uint8_t>& visits) {
+  for (const std::uint8_t v : visits)
+    if (v != 1) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("seams: for_each_pack_host: every element exactly once, vector and scalar paths, tails, a second pass") {
+  for (const std::size_t count : {0, 1, 3, 4, 5, 7, 31, 1000, 1027, 4097, 4 * 256 * 3 + 2}) {
+    for (const bool vectorized : {false, true}) {
+      INFO("count=" << count << " vectorized=" << vectorized);
+      CHECK(all_once(pack_visits(pack_launch(count, vectorized), count, vectorized)));
+      // A grid smaller than the work (3 blocks): every thread walks several passes.
+      CHECK(all_once(pack_visits(Launch{Extent{3}, Extent{kThreadsPerBlock}}, count, vectorized)));
+    }
+  }
+  // The launchers' own grids past one pass: 2^16 blocks x 256 threads x 4 floats, plus a tail.
+  const std::size_t one_pass = kMaxBlocks * kThreadsPerBlock;
+  for (const bool vectorized : {false, true}) {
+    const std::size_t count = (vectorized ? 4 * one_pass : one_pass) + 4 * 5 + 3;
+    INFO("count=" << count << " vectorized=" << vectorized);
+    CHECK(all_once(pack_visits(pack_launch(count, vectorized), count, vectorized)));
+  }
+  for (const std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{257}, one_pass + 3}) {
+    std::vector<std::uint8_t> visits(count, 0);
+    for_each_index_host(element_launch(count), count, [&](std::size_t i) { ++visits.at(i); });
+    CHECK(all_once(visits));
+  }
+  CHECK_THROWS_AS(for_each_index_host(Launch{Extent{1}, Extent{32, 8}}, 1, [](std::size_t) {}), std::logic_error);
+}
+
+TEST_CASE("seams: walk_packs beyond 2^32 elements: sampled threads of the launcher's grid visit exactly their share") {
+  const std::size_t count = (std::size_t{1} << 32) + 4 * 1000 + 3;  // 3 floats of tail
+  const Launch launch = pack_launch(count, true);
+  const std::size_t stride = std::size_t{launch.grid.x} * launch.block.x;
+  const std::size_t groups = count / 4;
+  for (const std::size_t thread : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{999},
+                                   std::size_t{1000}, stride - 1}) {
+    INFO("thread=" << thread);
+    std::size_t packs = 0, singles = 0, next = 4 * thread;
+    walk_packs(thread, stride, count, true, [&](std::size_t first, auto width) {
+      if (decltype(width)::value == 4) {
+        CHECK(first == next);  // its packs: thread, thread + stride, ... in groups of 4 floats
+        next += 4 * stride;
+        ++packs;
+      } else {
+        CHECK(first == 4 * groups + thread);  // the tail: one float for each of the first threads
+        ++singles;
+      }
+    });
+    CHECK(packs == ceil_div(groups - thread, stride));
+    CHECK(singles == (thread < count % 4 ? 1u : 0u));
+  }
 }
 
 }  // namespace egc::cuda
