@@ -6,10 +6,9 @@
 
 #include <cstddef>
 
-namespace egc::cuda {
+#include "kernels/column_sum.h"  // bias_backward_scratch_bytes, the geometry, the per-thread work
 
-// Scratch bytes bias_backward needs for a rows x cols gradient.
-std::size_t bias_backward_scratch_bytes(std::size_t rows, std::size_t cols);
+namespace egc::cuda {
 
 // bias_grad[cols] = column sums of grad[rows x cols] (added to bias_grad when accumulate).
 // Stage 1: blocks of 32 columns x 8 row lanes sum a chunk of rows each (coalesced loads) into

@@ -79,7 +79,7 @@ EGC_HOST_DEVICE void sgd_step(T& param, T grad, T* velocity, T lr, T momentum) {
 
 // PyTorch's Adam in the same arithmetic order: m and v moving averages, then
 // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), with bc1 = 1 - beta1^t, bc2 = 1 - beta2^t.
-// step_size = lr / bc1 and inv_sqrt_bc2 = 1 / sqrt(bc2) are computed once per step by the caller.
+// step_size = lr / bc1 and sqrt_bc2 = sqrt(bc2) are computed once per step by the caller.
 template <class T>
 EGC_HOST_DEVICE void adam_step(T& param, T grad, T& m, T& v, T beta1, T beta2, T eps, T step_size,
                                T sqrt_bc2) {

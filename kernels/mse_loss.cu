@@ -1,5 +1,6 @@
 // MSE loss kernels: cub::DeviceReduce::TransformReduce of the squared differences into a float64
-// in scratch, a one-thread kernel that writes the mean, and the element-wise gradient.
+// in scratch, a one-thread kernel that writes the mean, and the element-wise gradient. The
+// per-element pieces are elementwise_bodies.h's, which CPU tests run too.
 #include "kernels/mse_loss.h"
 
 #include <cstdint>
@@ -11,7 +12,9 @@
 #include <thrust/iterator/counting_iterator.h>
 
 #include "kernels/cuda_check.h"
+#include "kernels/elementwise_bodies.h"
 #include "kernels/launch_config.h"
+#include "kernels/vector_access.h"
 
 namespace egc::cuda {
 namespace {
@@ -22,8 +25,7 @@ struct SquaredDifference {
   const float* pred;
   const float* target;
   __device__ double operator()(std::int64_t e) const {
-    const float diff = pred[e] - target[e];
-    return static_cast<double>(diff) * static_cast<double>(diff);
+    return squared_difference(pred, target, static_cast<std::size_t>(e));
   }
 };
 
@@ -37,17 +39,12 @@ cudaError_t reduce(void* storage, std::size_t& storage_bytes, const float* pred,
 }
 
 __global__ void mse_loss_forward_kernel(const double* sum, float* loss, std::size_t count) {
-  *loss = static_cast<float>(*sum / static_cast<double>(count));
+  *loss = mean_of_sum(*sum, count);
 }
 
 __global__ void mse_loss_backward_kernel(const float* __restrict__ pred, const float* __restrict__ target,
                                          float* __restrict__ grad, std::size_t count, float scale) {
-  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  const float n = static_cast<float>(count);
-  for (std::size_t e = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride) {
-    const float diff = pred[e] - target[e];
-    grad[e] = scale * 2.0f * diff / n;
-  }
+  for_each_index(count, MseGradient{pred, target, grad, scale, static_cast<float>(count)});
 }
 
 }  // namespace
@@ -75,7 +72,9 @@ void mse_loss_forward(const float* pred, const float* target, float* loss, std::
 void mse_loss_backward(const float* pred, const float* target, float* grad, std::size_t count, float scale,
                        cudaStream_t stream) {
   if (count == 0) return;
-  mse_loss_backward_kernel<<<grid_blocks(count), kThreadsPerBlock, 0, stream>>>(pred, target, grad, count, scale);
+  const Launch launch = element_launch(count);
+  mse_loss_backward_kernel<<<to_dim3(launch.grid), to_dim3(launch.block), 0, stream>>>(pred, target, grad, count,
+                                                                                       scale);
   EGC_CUDA_CHECK_LAUNCH(mse_loss_backward_kernel);
 }
 

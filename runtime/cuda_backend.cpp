@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -27,6 +27,7 @@
 #include "planner/units.h"
 #include "runtime/activation_code.h"
 #include "runtime/allocation_ledger.h"
+#include "runtime/gemm_mapping.h"
 
 namespace egc {
 namespace {
@@ -62,12 +63,6 @@ std::string module_loading_mode() {
 // NVIDIA's cuBLAS guide (cublasSetWorkspace): at least 4 MiB of user workspace, 32 MiB on Hopper.
 std::size_t cublas_workspace_bytes_for(int compute_major) {
   return (compute_major >= 9 ? 32 : 4) * (std::size_t{1} << 20);
-}
-
-int to_int(std::size_t value, const char* what) {
-  if (value > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw std::logic_error(std::string("cuBLAS: ") + what + " = " + std::to_string(value) + " does not fit an int");
-  return static_cast<int>(value);
 }
 
 struct StreamDeleter {
@@ -258,19 +253,16 @@ std::optional<std::size_t> CudaBackend::device_free_bytes() {
   return free;
 }
 
-// Row-major C = op(A) op(B) + beta C is column-major C^T = op(B)^T op(A)^T: the row-major
-// buffers, read column-major, are already the transposes, so cuBLAS gets B first, then A, with
-// the same transpose flags and the stored row lengths as leading dimensions.
+// The row-major to column-major mapping is runtime/gemm_mapping.h's (tested on the CPU).
 void CudaBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
                        const float* a, const float* b, float beta, float* c) {
   require_workspace("gemm");
-  if (m == 0 || n == 0) return;
+  const std::optional<SgemmArguments> call = map_row_major_gemm(transpose_a, transpose_b, m, n, k, a, b);
+  if (!call) return;
   const float alpha = 1.0f;
-  const int lda = to_int(std::max<std::size_t>(transpose_a ? m : k, 1), "lda");
-  const int ldb = to_int(std::max<std::size_t>(transpose_b ? k : n, 1), "ldb");
-  EGC_CUDA_CHECK(cublasSgemm(cublas_.get(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                             transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(n, "n"), to_int(m, "m"), to_int(k, "k"),
-                             &alpha, b, ldb, a, lda, &beta, c, to_int(n, "ldc")));
+  EGC_CUDA_CHECK(cublasSgemm(cublas_.get(), call->transpose_first ? CUBLAS_OP_T : CUBLAS_OP_N,
+                             call->transpose_second ? CUBLAS_OP_T : CUBLAS_OP_N, call->m, call->n, call->k, &alpha,
+                             call->first, call->ld_first, call->second, call->ld_second, &beta, c, call->ldc));
 }
 
 void CudaBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
