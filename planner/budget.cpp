@@ -139,7 +139,6 @@ struct BudgetPlanner::Impl {
   std::vector<Memo> top_memo;
   Lattice lattice;
   std::vector<std::size_t> lattice_end;  // per column: where infeasibility starts, before reach
-  const char* last_solver = "";
 
   // Uniform chains (every hidden layer alike but for layer 0's FLOPs): sub-chains fall into
   // families by length, whose costs at one memory level are nearly convex in the length
@@ -819,7 +818,6 @@ std::optional<BudgetSchedule> BudgetPlanner::solve(std::size_t budget, BudgetSol
       !impl.solve_lattice(budget, solver == BudgetSolver::lattice ? kInfinite : kLatticeMaxEntries);
   Value v;
   if (!recursive) {
-    impl.last_solver = "lattice";
     auto seg_value = [&impl](std::size_t, std::size_t, bool, std::size_t state, std::size_t memory) {
       return impl.lattice_seg(state, memory);
     };
@@ -827,7 +825,6 @@ std::optional<BudgetSchedule> BudgetPlanner::solve(std::size_t budget, BudgetSol
     v = top_value(0, budget);
     impl.emit_top(0, budget, schedule.calls, seg_value, top_value);
   } else {
-    impl.last_solver = "recursive";
     v = impl.top(0, budget);
     // Solved: every value the reconstruction asks for is a memo hit.
     auto seg_value = [&impl](std::size_t s, std::size_t t, bool tape, std::size_t, std::size_t memory) {
@@ -839,28 +836,6 @@ std::optional<BudgetSchedule> BudgetPlanner::solve(std::size_t budget, BudgetSol
   schedule.activation_peak_bytes = v.peak;
   schedule.recompute_flops = v.cost;
   return schedule;
-}
-
-BudgetPlannerStats BudgetPlanner::stats() const {
-  const Impl& impl = *impl_;
-  BudgetPlannerStats stats;
-  stats.subchain_classes = impl.representative.size();
-  stats.last_solver = impl.last_solver;
-  stats.lattice_entries = impl.lattice.values.size();
-  std::size_t memory = (impl.class_of.size() + impl.class_of_end.size()) * sizeof(std::uint32_t) +
-                       impl.representative.size() * (sizeof(impl.representative[0]) + sizeof(std::uint32_t)) +
-                       impl.seg_min.size() * (sizeof(std::size_t) + sizeof(Value)) +
-                       (impl.seg_memo.size() + impl.top_memo.size()) * sizeof(Memo) +
-                       impl.lattice.values.capacity() * sizeof(Lattice::Entry) +
-                       impl.lattice.bands.capacity() * sizeof(Lattice::Band);
-  for (const auto* memos : {&impl.seg_memo, &impl.top_memo}) {
-    for (const Memo& memo : *memos) {
-      stats.memo_entries += memo.entries.size();
-      memory += memo.entries.capacity() * sizeof(Memo::Entry);
-    }
-  }
-  stats.memory_bytes = memory;
-  return stats;
 }
 
 std::string infeasible_budget_message(const std::string& plan_text, std::size_t budget_bytes,
