@@ -49,14 +49,6 @@ struct BudgetSchedule {
 enum class BudgetSolver { automatic, lattice, recursive };
 constexpr std::size_t kLatticeMaxEntries = std::size_t{4} << 20;  // 24 bytes each: 96 MiB at most
 
-struct BudgetPlannerStats {
-  std::size_t subchain_classes = 0;  // distinct (input, layers s..t) sub-chains: equal ones share results
-  std::size_t memo_entries = 0;      // recursive: solved (sub-chain, memory) intervals so far
-  std::size_t lattice_entries = 0;   // lattice: table entries of the last solve
-  const char* last_solver = "";      // "lattice" or "recursive"
-  std::size_t memory_bytes = 0;      // the planner's own tables, approximately
-};
-
 // Solves for any number of budgets on one chain; the sub-chain tables are shared between them.
 class BudgetPlanner {
  public:
@@ -71,7 +63,6 @@ class BudgetPlanner {
   // A least-recompute schedule with activation peak <= budget (among equally cheap ones, the
   // first the solver finds); nullopt when budget < min_activation_peak().
   std::optional<BudgetSchedule> solve(std::size_t budget, BudgetSolver solver = BudgetSolver::automatic);
-  BudgetPlannerStats stats() const;
 
  private:
   struct Impl;

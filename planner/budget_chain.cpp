@@ -1,0 +1,167 @@
+// BudgetChain: reading the layers (with the overflow checks every later sum relies on), the
+// pair-maximum tables, the sub-chain classes and the smallest peak of every sub-problem.
+#include "planner/budget_chain.h"
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <tuple>
+#include <unordered_map>
+
+#include "planner/budget_split.h"
+#include "planner/plan.h"
+#include "planner/units.h"
+
+namespace egc::budget_dp {
+
+BudgetChain::BudgetChain(const Chain& chain) : n(chain.size()) {
+  if (n == 0) throw std::logic_error("BudgetPlanner: empty chain");
+  read_layers(chain);
+  tabulate_pairs();
+  find_classes();
+  uniform = n >= 4;
+  for (std::size_t j = 1; j + 1 < n && uniform; ++j)
+    uniform = bytes[j] == bytes[0] && tape_of[j] == tape_of[0] && flops[j] == flops[1];
+  uniform = uniform && n <= (std::size_t{1} << 15);  // keeps the hull fractions' products in 128 bits
+  find_min_peaks();
+}
+
+void BudgetChain::read_layers(const Chain& chain) {
+  std::size_t total_bytes = 0, total_flops = 0;
+  for (const Layer& layer : chain.layers) {
+    bytes.push_back(align_up(layer.output_bytes, kArenaAlignment));
+    flops.push_back(layer.forward_flops);
+    tape_of.push_back(saved_for_backward(layer.activation));
+    total_bytes = checked_add(total_bytes, checked_mul(bytes.back(), 4, "activation bytes"), "activation bytes");
+    total_flops = checked_add(total_flops, layer.forward_flops, "forward FLOPs");
+  }
+  // Bounds for every sum below: a peak never exceeds four times all outputs, and no layer is
+  // recomputed more than n times.
+  checked_mul(total_flops, n, "recompute FLOPs");
+  flops_before.assign(n + 1, 0);
+  for (std::size_t j = 0; j < n; ++j) flops_before[j + 1] = flops_before[j] + flops[j];
+}
+
+void BudgetChain::tabulate_pairs() {
+  pair_max_from.assign(n + 1, 0);
+  for (std::size_t j = n; j-- > 1;) pair_max_from[j] = std::max(pair_max_from[j + 1], bytes[j - 1] + bytes[j]);
+  pair_max.emplace_back(n, 0);
+  for (std::size_t j = 1; j < n; ++j) pair_max[0][j] = bytes[j - 1] + bytes[j];
+  for (std::size_t width = 2; width <= n; width *= 2) {
+    const std::vector<std::size_t>& below = pair_max.back();
+    std::vector<std::size_t> row(n, 0);
+    for (std::size_t j = 0; j + width <= n; ++j) row[j] = std::max(below[j], below[j + width / 2]);
+    pair_max.push_back(std::move(row));
+  }
+}
+
+namespace {
+
+// Numbers each layer's distinct (bytes, flops, tape): equal numbers, equal layers.
+std::vector<std::uint32_t> layer_types(const BudgetChain& chain) {
+  const std::size_t n = chain.n;
+  std::vector<std::uint32_t> type(n);
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  auto key = [&](std::size_t j) {
+    return std::make_tuple(chain.bytes[j], chain.flops[j], static_cast<int>(chain.tape_of[j]));
+  };
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return key(x) < key(y); });
+  std::uint32_t next = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i > 0 && key(order[i]) != key(order[i - 1])) ++next;
+    type[order[i]] = next;
+  }
+  return type;
+}
+
+// Input kinds: the batch (s = 0) and each distinct byte size of a layer output.
+std::vector<std::uint32_t> input_kinds(const BudgetChain& chain) {
+  std::vector<std::size_t> sizes(chain.bytes.begin(), chain.bytes.end());
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  std::vector<std::uint32_t> kind(chain.n);
+  for (std::size_t s = 1; s < chain.n; ++s)
+    kind[s] = 1 + static_cast<std::uint32_t>(std::lower_bound(sizes.begin(), sizes.end(), chain.bytes[s - 1]) -
+                                              sizes.begin());
+  return kind;
+}
+
+}  // namespace
+
+// Sub-chain classes: a trie over (input kind, then each layer's type), exact (no hashing of
+// contents).
+void BudgetChain::find_classes() {
+  const std::vector<std::uint32_t> type = layer_types(*this);
+  const std::vector<std::uint32_t> input_kind = input_kinds(*this);
+  class_of.assign(n * n, 0);
+  class_of_end.assign(n * n, 0);
+  constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  std::unordered_map<std::uint64_t, std::uint32_t> child;  // (node << 32 | layer type) -> node
+  std::unordered_map<std::uint32_t, std::uint32_t> roots;  // input kind -> node
+  std::vector<std::uint32_t> node_class;                   // trie node -> class, or kNone
+  auto new_node = [&]() {
+    node_class.push_back(kNone);
+    return static_cast<std::uint32_t>(node_class.size() - 1);
+  };
+  for (std::size_t s = 0; s < n; ++s) {
+    auto root = roots.find(input_kind[s]);
+    if (root == roots.end()) root = roots.emplace(input_kind[s], new_node()).first;
+    std::uint32_t node = root->second;
+    for (std::size_t t = s; t < n; ++t) {
+      const std::uint64_t key = (std::uint64_t{node} << 32) | type[t];
+      auto next = child.find(key);
+      if (next == child.end()) next = child.emplace(key, new_node()).first;
+      node = next->second;
+      if (node_class[node] == kNone) {
+        node_class[node] = static_cast<std::uint32_t>(representative.size());
+        representative.emplace_back(s, t);
+      }
+      class_of[s * n + t] = class_of_end[t * n + s] = node_class[node];
+    }
+  }
+  classes_by_length.resize(representative.size());
+  std::iota(classes_by_length.begin(), classes_by_length.end(), std::uint32_t{0});
+  std::stable_sort(classes_by_length.begin(), classes_by_length.end(), [&](std::uint32_t x, std::uint32_t y) {
+    return representative[x].second - representative[x].first < representative[y].second - representative[y].first;
+  });
+}
+
+// Bottom-up (both parts of a split come first), minimising the peak alone over the same splits
+// and with the same peak formula as the solvers.
+void BudgetChain::find_min_peaks() {
+  min_peak.assign(columns(), kInfinite);
+  for_each_part_bottom_up([&](const Part& part) {
+    if (!part.top && part.s == part.t) {
+      min_peak[part.column] = base_value(*this, part.t, part.tape).peak;
+      return;
+    }
+    std::size_t best =
+        part.top ? no_checkpoint_peak(*this, part.s, min_peak[no_checkpoint_rest(*this, part.s).column]) : kInfinite;
+    const Splits splits(*this, part);
+    splits.for_each([&](std::size_t k, bool kept, std::size_t running) {
+      const SplitPeaks peaks = splits.peaks(k, kept, running);
+      best = std::min(best, peaks.with(min_peak[splits.right(k).column], min_peak[splits.left(k, kept).column]));
+      return true;
+    });
+    min_peak[part.column] = best;
+  });
+}
+
+std::size_t BudgetChain::prefix_running(std::size_t s, std::size_t k) const {
+  if (k < s + 2) return 0;
+  std::size_t running = bytes[s];  // j = s: only its output (its input is the parent's)
+  if (k >= s + 3) {                // j in [s+1, k-2]: outputs of j-1 and j
+    const std::size_t first = s + 1, last = k - 2;
+    std::size_t level = 0;
+    while ((std::size_t{2} << level) <= last - first + 1) ++level;
+    running = std::max({running, pair_max[level][first], pair_max[level][last + 1 - (std::size_t{1} << level)]});
+  }
+  return running;
+}
+
+std::size_t BudgetChain::first_pass_peak(std::size_t s) const {
+  return input_bytes(s) + std::max({bytes[s], pair_max_from[s + 1], 2 * bytes[n - 1]});
+}
+
+}  // namespace egc::budget_dp

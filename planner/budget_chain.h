@@ -1,0 +1,106 @@
+// BudgetChain: the chain as the budget dynamic program sees it: each layer's footprint, FLOPs and
+// tape, the sums and maxima that its peaks and costs are made of, the classes of equal sub-chains
+// (the sub-problems, numbered as columns) and each sub-problem's smallest peak.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "planner/chain.h"
+#include "planner/model_spec.h"
+
+// The dynamic program's own types (budget_chain.h, budget_split.h, budget_recursive.h,
+// budget_lattice.h): names such as Part and Value are kept apart from the rest of egc.
+namespace egc::budget_dp {
+
+constexpr std::size_t kInfinite = std::numeric_limits<std::size_t>::max();
+
+// A sub-problem of the recursion (budget_split.h): Seg(s, t, tape), or Top(s), which is the
+// first pass from s on and everything after it (t = n-1, no tape). Sub-problems with identical
+// results share a column: 2 * class + tape for a Seg, 2 * classes + s for Top(s).
+struct Part {
+  std::size_t s = 0, t = 0;
+  bool tape = false;  // Seg: what backward(t) needs of layer t is kept from outside (only set where it needs one)
+  bool top = false;
+  std::size_t column = 0;
+};
+
+struct BudgetChain {
+  // Throws UsageError when byte or FLOP totals of the chain would overflow 64 bits.
+  explicit BudgetChain(const Chain& chain);
+
+  std::size_t n = 0;
+  std::vector<std::size_t> bytes;  // footprint of layer j's output = pre-activation = gradient
+  std::vector<std::size_t> flops;
+  std::vector<SavedForBackward> tape_of;
+  std::vector<std::size_t> flops_before;   // sum of flops of layers < j
+  std::vector<std::size_t> pair_max_from;  // max over j' >= j >= 1 of bytes[j'-1] + bytes[j']
+  std::vector<std::vector<std::size_t>> pair_max;  // sparse table of bytes[j-1] + bytes[j], j >= 1
+
+  // Sub-chains with identical input size and layers (equal widths) are one class and share results.
+  std::vector<std::uint32_t> class_of;      // [s * n + t], s <= t
+  std::vector<std::uint32_t> class_of_end;  // [t * n + s]: the same, contiguous over s for one t
+  std::vector<std::pair<std::size_t, std::size_t>> representative;  // (s, t) of each class
+  std::vector<std::uint32_t> classes_by_length;
+  // Every hidden layer alike but for layer 0's FLOPs: what the lattice solver's hulls need.
+  bool uniform = false;
+
+  std::vector<std::size_t> min_peak;  // per column: the smallest peak of any schedule (kInfinite: no such column)
+
+  std::size_t input_bytes(std::size_t s) const { return s == 0 ? 0 : bytes[s - 1]; }
+  bool needs_tape(std::size_t j) const { return tape_of[j] != SavedForBackward::nothing; }
+  bool pre_tape(std::size_t j) const { return tape_of[j] == SavedForBackward::pre_activation; }
+  std::size_t flops_between(std::size_t first, std::size_t end) const {  // layers [first, end)
+    return flops_before[end] - flops_before[first];
+  }
+  // Seg(s, t, tape)'s cost with unlimited memory: every layer s..t-1 once, and layer t unless
+  // its tape is kept. No schedule of it costs less.
+  std::size_t seg_min_cost(std::size_t s, std::size_t t, bool tape) const {
+    return flops_between(s, t) + (needs_tape(t) && !tape ? flops[t] : 0);
+  }
+  // Kept across the right part of a split at k: a GELU pre-activation kept for the left part's backward.
+  std::size_t kept_pre_bytes(std::size_t k, bool tape) const { return tape && pre_tape(k - 1) ? bytes[k - 1] : 0; }
+  // Live at prefix op j (s <= j <= k-1) besides the parent's input and gradient: outputs of j-1, j.
+  std::size_t prefix_pair(std::size_t s, std::size_t j) const { return (j > s ? bytes[j - 1] : 0) + bytes[j]; }
+  // max over s <= j < k-1 of prefix_pair(s, j): what a prefix s..k-1 holds before its last op.
+  std::size_t prefix_running(std::size_t s, std::size_t k) const;
+  // Top(s) without a checkpoint: forward s..n-1 (input and output live), then the loss
+  // (prediction and its gradient), with the input of s kept throughout.
+  std::size_t first_pass_peak(std::size_t s) const;
+
+  std::size_t seg_columns() const { return representative.size() * 2; }
+  std::size_t columns() const { return seg_columns() + n; }
+  Part seg_part(std::size_t s, std::size_t t, bool tape) const { return seg_part_of(class_of[s * n + t], s, t, tape); }
+  // The same Part, its class looked up along t (faster where s varies for one t).
+  Part seg_part_by_end(std::size_t s, std::size_t t, bool tape) const {
+    return seg_part_of(class_of_end[t * n + s], s, t, tape);
+  }
+  Part top_part(std::size_t s) const { return Part{s, n - 1, false, true, seg_columns() + s}; }
+
+  // Every sub-problem, each after those its splits read: the classes by length (without a tape,
+  // then with one where layer t needs it), then Top(n-1) down to Top(0).
+  template <typename Visit>
+  void for_each_part_bottom_up(Visit&& visit) const {
+    for (std::uint32_t c : classes_by_length) {
+      const auto [s, t] = representative[c];
+      visit(seg_part(s, t, false));
+      if (needs_tape(t)) visit(seg_part(s, t, true));
+    }
+    for (std::size_t s = n; s-- > 0;) visit(top_part(s));
+  }
+
+ private:
+  Part seg_part_of(std::uint32_t c, std::size_t s, std::size_t t, bool tape) const {
+    tape = tape && needs_tape(t);  // the flag only matters for layers that need a tape
+    return Part{s, t, tape, false, std::size_t{c} * 2 + (tape ? 1 : 0)};
+  }
+  void read_layers(const Chain& chain);
+  void tabulate_pairs();
+  void find_classes();
+  void find_min_peaks();
+};
+
+}  // namespace egc::budget_dp

@@ -1,0 +1,216 @@
+// The budget recursion: a sub-problem's value, its base case, and one split (its peak, cost and
+// choice), the single helper that every solver and the smallest-peak pass use; the search over
+// a sub-problem's splits in increasing order of a bound on their cost.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "planner/budget_chain.h"
+
+namespace egc::budget_dp {
+
+// The recursion (see budget.h for the space). A sub-problem Seg(s, t, tape) starts just after
+// grad_act.t was made; the instance of layer s-1's output that it reads (the batch for s = 0) is
+// kept throughout, and `tape` says whether what backward(t) needs of layer t (relu/tanh: its
+// output, GELU: its pre-activation) is already kept from outside. It ends with backward(s).
+// Its first window's run starts at s-1; the lowest output of that run read in a later window is
+// a checkpoint k-1 (s <= k-1 <= t-1), so
+//   Seg(s, t, tape) = recompute s..k-1 keeping k-1's output (and, with tape', its tape)
+//                     + Seg(k, t, tape) + Seg(s, k-1, tape')
+// and Seg(t, t, tape) = [recompute t unless the tape is kept or not needed] + backward(t).
+// Top(s) is the same with the first forward pass in place of the recompute run (free), and a
+// choice to keep no checkpoint at or after s: forward s..n-1, loss, Seg(s, n-1, no tape).
+//
+// Memory: a sub-problem's local peak counts its input instance, grad_act.t and a kept tape
+// until backward(t), everything it makes, and grad_act.(s-1) at its last op; what its parent
+// keeps across it (the parent's input, a GELU pre-activation kept for the left part) is added by
+// the parent. A prefix op recompute(j) holds the parent's input, grad_act.t (+ tape), the
+// outputs of j-1 and j, and at j = k-1 a kept pre-activation. Sub-chains with identical input
+// size and layers (equal widths) are one class and share results.
+//
+// Optimum per (class, memory M): least cost over schedules with peak <= M. Splits are tried in
+// increasing order of a lower bound on their cost (the unlimited-memory cost of both parts plus
+// the prefix), stopping once the bound reaches the best found.
+
+// A sub-problem's solution within some memory: its cost, peak and first choice.
+struct Value {
+  std::size_t cost = kInfinite;
+  std::size_t peak = kInfinite;
+  std::uint32_t choice = 0;  // split_choice(s, k, kept) for a split, 0 for a base or Top's no-checkpoint
+  // The memory the choice was made for: its parts were asked about this less what is kept
+  // across them, so the reconstruction asks the same questions and gets the same answers.
+  std::size_t solved_at = 0;
+  bool feasible() const { return cost != kInfinite; }
+  // Least recomputation only: among equal costs the first found stays (what a solver finds
+  // first is deterministic, the peak of the plan it returns is what the plan measures).
+  bool better_than(const Value& other) const { return cost < other.cost; }
+};
+
+inline std::uint32_t split_choice(std::size_t s, std::size_t k, bool kept) {
+  return static_cast<std::uint32_t>((k - s) << 1 | (kept ? 1 : 0));
+}
+inline std::size_t split_point(std::size_t s, std::uint32_t choice) { return s + (choice >> 1); }
+inline bool split_kept(std::uint32_t choice) { return (choice & 1) != 0; }
+
+// Seg(t, t, tape): recompute t unless its tape is kept or not needed, then backward(t).
+inline Value base_value(const BudgetChain& chain, std::size_t t, bool tape) {
+  const std::size_t x = chain.input_bytes(t), a = chain.bytes[t];
+  Value v;
+  v.cost = 0;
+  // backward(t): its input, its tape, grad_act.t and the new grad_act.(t-1) (as big as the input).
+  v.peak = 2 * x + a + (chain.needs_tape(t) ? a : 0);
+  if (chain.needs_tape(t) && !tape) {
+    // recompute(t): input, grad_act.t, the new output and, for GELU, the new pre-activation.
+    v.peak = std::max(v.peak, x + 2 * a + (chain.pre_tape(t) ? a : 0));
+    v.cost = chain.flops[t];
+  }
+  return v;
+}
+
+// A split's peak from its parts' peaks: the prefix run, then the right part with the parent's
+// input and a kept pre-activation live across it, then the left part.
+struct SplitPeaks {
+  std::size_t prefix = 0;
+  std::size_t across_right = 0;
+  std::size_t with(std::size_t right_peak, std::size_t left_peak) const {
+    return std::max({prefix, across_right + right_peak, left_peak});
+  }
+};
+
+// Top(s) with no checkpoint from s on: the first pass and the loss, then the rest,
+// Seg(s, n-1, no tape).
+inline Part no_checkpoint_rest(const BudgetChain& chain, std::size_t s) {
+  return chain.seg_part(s, chain.n - 1, false);
+}
+inline std::size_t no_checkpoint_peak(const BudgetChain& chain, std::size_t s, std::size_t rest_peak) {
+  return std::max(chain.first_pass_peak(s), rest_peak);
+}
+
+// The splits of one parent, a Seg with s < t or a Top: the split at k (s < k <= t) runs the
+// prefix s..k-1 (a recompute run, or for Top the free first pass) keeping k-1's output (and its
+// tape when `kept`), then the right part (Seg(k, t, tape), or Top(k)), then the left part
+// Seg(s, k-1, kept). What the splits share is worked out once.
+class Splits {
+ public:
+  Splits(const BudgetChain& chain, const Part& parent)
+      : chain_(chain),
+        parent_(parent),
+        input_(chain.input_bytes(parent.s)),
+        // Live through a recompute run: grad_act.t and a kept tape; through the first pass, nothing.
+        gradient_(parent.top ? 0 : chain.bytes[parent.t] * (parent.tape ? 2 : 1)) {}
+
+  Part right(std::size_t k) const {
+    return parent_.top ? chain_.top_part(k) : chain_.seg_part_by_end(k, parent_.t, parent_.tape);
+  }
+  Part left(std::size_t k, bool kept) const { return chain_.seg_part(parent_.s, k - 1, kept); }
+  std::size_t prefix_cost(std::size_t k) const { return parent_.top ? 0 : chain_.flops_between(parent_.s, k); }
+  // Live across the right part: the parent's input and a kept pre-activation. The right part is
+  // asked about the parent's memory less this.
+  std::size_t across_right(std::size_t k, bool kept) const { return input_ + chain_.kept_pre_bytes(k, kept); }
+  // `running` is prefix_running(s, k).
+  SplitPeaks peaks(std::size_t k, bool kept, std::size_t running) const {
+    const std::size_t p = chain_.kept_pre_bytes(k, kept);
+    return SplitPeaks{input_ + gradient_ + std::max(running, chain_.prefix_pair(parent_.s, k - 1) + p),
+                      across_right(k, kept)};
+  }
+
+  // Calls visit(k, kept, running) for every split in the order of their cost bounds,
+  // (k, kept = true), (k, false), (k + 1, true), ..., with running = prefix_running(s, k),
+  // until visit returns false.
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    std::size_t running = 0;
+    for (std::size_t k = parent_.s + 1; k <= parent_.t; ++k) {
+      for (bool kept : {true, false}) {
+        if (kept && !chain_.needs_tape(k - 1)) continue;
+        if (!visit(k, kept, running)) return;
+      }
+      running = std::max(running, chain_.prefix_pair(parent_.s, k - 1));
+    }
+  }
+
+  // The split at k within `memory`, where value(part, memory') is a part's optimum. Infeasible,
+  // or no better than `best` as soon as that is certain.
+  template <typename PartValue>
+  Value value(std::size_t memory, std::size_t k, bool kept, std::size_t running, const Value& best,
+              PartValue&& part_value) const {
+    const SplitPeaks split_peaks = peaks(k, kept, running);
+    const Part right_part = right(k), left_part = left(k, kept);
+    if (split_peaks.with(chain_.min_peak[right_part.column], chain_.min_peak[left_part.column]) > memory)
+      return Value{};
+    const std::size_t prefix_flops = prefix_cost(k);
+    const Value right_value = part_value(right_part, memory - split_peaks.across_right);
+    // The left part costs at least its unlimited-memory cost.
+    if (best.feasible() && prefix_flops + right_value.cost + chain_.seg_min_cost(parent_.s, k - 1, kept) >= best.cost)
+      return Value{};
+    const Value left_value = part_value(left_part, memory);
+    Value candidate;
+    candidate.cost = prefix_flops + right_value.cost + left_value.cost;
+    candidate.peak = split_peaks.with(right_value.peak, left_value.peak);
+    candidate.choice = split_choice(parent_.s, k, kept);
+    return candidate;
+  }
+
+ private:
+  const BudgetChain& chain_;
+  const Part parent_;
+  const std::size_t input_;
+  const std::size_t gradient_;
+};
+
+// The best split of `parent` (a Seg with s < t, or a Top) within `memory` (>= its smallest
+// peak), trying every split in increasing order of a lower bound on its cost.
+template <typename PartValue>
+Value best_split(const BudgetChain& chain, const Part& parent, std::size_t memory, PartValue&& value) {
+  // The prefix and the right part of a Seg cost at least this; a Top's first pass is free and
+  // Top(k) can cost nothing.
+  const std::size_t base_bound = parent.top ? 0 : chain.seg_min_cost(parent.s, parent.t, parent.tape);
+  const Splits splits(chain, parent);
+  Value best;
+  splits.for_each([&](std::size_t k, bool kept, std::size_t running) {
+    // Bounds rise along the splits: stop at the first that cannot beat the best.
+    if (best.feasible() && base_bound + chain.seg_min_cost(parent.s, k - 1, kept) >= best.cost) return false;
+    const Value candidate = splits.value(memory, k, kept, running, best, value);
+    if (candidate.better_than(best)) best = candidate;
+    return true;
+  });
+  return best;
+}
+
+// Top(s)'s option of no checkpoint from s on, taken when cheaper than `best`. Its bound, the
+// cost of recomputing s..n-2, is the largest of Top(s)'s options, so it comes last.
+template <typename PartValue>
+void consider_no_checkpoint(const BudgetChain& chain, std::size_t s, std::size_t memory, Value& best,
+                            PartValue&& value) {
+  if (best.feasible() && chain.seg_min_cost(s, chain.n - 1, false) >= best.cost) return;
+  const Part rest = no_checkpoint_rest(chain, s);
+  if (no_checkpoint_peak(chain, s, chain.min_peak[rest.column]) > memory) return;
+  const Value rest_value = value(rest, memory);
+  Value candidate;
+  candidate.cost = rest_value.cost;
+  candidate.peak = no_checkpoint_peak(chain, s, rest_value.peak);
+  candidate.choice = 0;
+  if (candidate.better_than(best)) best = candidate;
+}
+
+// A sub-problem's optimum within `memory` (>= its smallest peak): the base case, or the best of
+// its splits (found by search_splits(part, memory)) and, for Top, no checkpoint.
+template <typename PartValue, typename SplitSearch>
+Value best_option(const BudgetChain& chain, const Part& part, std::size_t memory, PartValue&& value,
+                  SplitSearch&& search_splits) {
+  if (!part.top && part.s == part.t) return base_value(chain, part.t, part.tape);
+  Value best = search_splits(part, memory);
+  if (part.top) consider_no_checkpoint(chain, part.s, memory, best, value);
+  return best;
+}
+
+template <typename PartValue>
+Value best_option(const BudgetChain& chain, const Part& part, std::size_t memory, PartValue&& value) {
+  return best_option(chain, part, memory, value, [&](const Part& parent, std::size_t parent_memory) {
+    return best_split(chain, parent, parent_memory, value);
+  });
+}
+
+}  // namespace egc::budget_dp
