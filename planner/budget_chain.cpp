@@ -29,7 +29,7 @@ BudgetChain::BudgetChain(const Chain& chain) : n(chain.size()) {
 void BudgetChain::read_layers(const Chain& chain) {
   std::size_t total_bytes = 0, total_flops = 0;
   for (const Layer& layer : chain.layers) {
-    bytes.push_back(align_up(layer.output_bytes, kArenaAlignment));
+    bytes.push_back(footprint_of(layer.output_bytes));
     flops.push_back(layer.forward_flops);
     tape_of.push_back(saved_for_backward(layer.activation));
     total_bytes = checked_add(total_bytes, checked_mul(bytes.back(), 4, "activation bytes"), "activation bytes");
