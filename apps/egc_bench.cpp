@@ -33,15 +33,14 @@ struct BenchFlags {
   std::string warmup = "2";
   std::string profile_steps = "3";
   bool no_activation_measure = false;
-  std::string device = "auto";
-  bool tf32 = false;
+  egc::DeviceFlags device;
   std::string seed = "0";
   std::string csv;
   std::string json;
   std::string log_level = "info";
 };
 
-int bench_main(const BenchFlags& flags) {
+int bench_main(const CLI::App& app, const BenchFlags& flags) {
   egc::setup_logging(flags.log_level);
   egc::SweepConfig config;
   config.plans.clear();
@@ -58,7 +57,7 @@ int bench_main(const BenchFlags& flags) {
   config.profile_steps = egc::parse_whole(flags.profile_steps, "--profile-steps", 1, 1u << 20);
   config.measure_activations = !flags.no_activation_measure;
   config.seed = egc::parse_whole(flags.seed, "--seed", 0, ~std::uint64_t{0} >> 1);
-  const egc::DeviceChoice device = egc::parse_device(flags.device);
+  const egc::DeviceChoiceAndOptions device = egc::resolve_device(app, flags.device);
   for (std::size_t depth : config.depths) {
     egc::ModelSpec model = config.model;
     model.hidden_widths.assign(depth, config.width);
@@ -70,9 +69,7 @@ int bench_main(const BenchFlags& flags) {
   if (!flags.csv.empty()) egc::check_writable(flags.csv, "--csv");
   if (!flags.json.empty()) egc::check_writable(flags.json, "--json");
 
-  egc::BackendOptions options;
-  options.tf32 = flags.tf32;
-  std::unique_ptr<egc::Backend> backend = egc::make_backend(device, options);
+  std::unique_ptr<egc::Backend> backend = egc::make_backend(device.device, device.options);
   const std::size_t total = config.plans.size() * config.batches.size() * config.depths.size();
   spdlog::info("device: {}; {} rows ({} plans x {} batch sizes x {} depths), {} timed steps each", backend->description(),
                total, config.plans.size(), config.batches.size(), config.depths.size(), config.steps);
@@ -97,11 +94,12 @@ int bench_main(const BenchFlags& flags) {
 // other's flags rather than ignoring them.
 int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags& curve) {
   const char* sweep_only[] = {"--plans", "--batches", "--depths", "--steps", "--warmup", "--profile-steps",
-                              "--no-activation-measure", "--device", "--tf32", "--seed"};
+                              "--no-activation-measure", "--device", "--tf32", "--sim-memory", "--sim-granularity",
+                              "--seed"};
   if (!curve.curve) {
     for (const char* flag : egc::kCurveOnlyFlags)
       if (app.count(flag) > 0) throw egc::UsageError(std::string(flag) + ": belongs to --curve, which is not given");
-    return bench_main(flags);
+    return bench_main(app, flags);
   }
   for (const char* flag : sweep_only)
     if (app.count(flag) > 0)
@@ -140,8 +138,7 @@ int main(int argc, char** argv) {
       ->type_name("N");
   app.add_flag("--no-activation-measure", flags.no_activation_measure,
                "Skip the per-buffer run that measures the activation peak");
-  app.add_option("--device", flags.device, "auto, cpu, cuda")->type_name("DEVICE");
-  app.add_flag("--tf32", flags.tf32, "CUDA: allow TF32 GEMMs");
+  egc::add_device_flags(app, flags.device, "Options", "auto, cpu, cuda, sim (the CPU behind a simulated CUDA driver)");
   app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
   app.add_option("--csv", flags.csv, "Write the rows as CSV to FILE")->type_name("FILE");
   app.add_option("--json", flags.json, "Write the rows and the configuration as JSON to FILE")->type_name("FILE");

@@ -53,12 +53,13 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
   app.add_option("--noise", flags.noise, "Standard deviation of the synthetic task's Gaussian noise")->type_name("SIGMA")->group("Data");
   app.add_option("--eval-split", flags.eval_split, "Fraction of the rows held out for evaluation (0 allowed)")
       ->type_name("FRACTION")->group("Data");
-  app.add_option("--device", flags.device, "auto (CUDA when a device is present), cpu, cuda")->type_name("DEVICE")->group("Device");
+  add_device_flags(app, flags.device, "Device",
+                   "auto (CUDA when a device is present), cpu, cuda, sim (the CPU behind a simulated CUDA driver: "
+                   "cudaMemGetInfo and the allocation granularity, for the memory proof without a GPU)");
   app.add_option("--alloc", flags.alloc,
                  "arena: one allocation of the planned arena; per-buffer: each buffer allocated at its first op "
                  "and freed after its last (measures the activation peak)")
       ->type_name("MODE")->group("Device");
-  app.add_flag("--tf32", flags.tf32, "CUDA: allow TF32 tensor-core GEMMs (default: exact float32)")->group("Device");
   app.add_option("--measure-steps", flags.measure_steps, "Steps whose every op is bracketed by a memory sample (then one sample per step)")
       ->type_name("N")->group("Device");
   app.add_option("--export-batches", flags.export_batches,
@@ -70,12 +71,12 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
       ->type_name("N")->group("Output");
 }
 
-TrainConfig resolve_train_flags(const TrainFlags& flags) {
+TrainConfig resolve_train_flags(const CLI::App& app, const TrainFlags& flags) {
   TrainConfig config;
   config.model = resolve_model(flags.model);
   config.plan = parse_plan(flags.plan);
   config.schedule = parse_schedule_detail(flags.schedule);
-  config.device = parse_device(flags.device);
+  config.device = resolve_device(app, flags.device);
   TrainSettings& settings = config.settings;
   settings.alloc = parse_alloc(flags.alloc);
   settings.accumulate = parse_whole(flags.accumulate, "--accumulate", 1, 1u << 20);

@@ -25,9 +25,8 @@ struct TrainFlags {
   std::string schedule = "summary";
   std::string report;
   bool dry_run = false;
-  std::string device = "auto";
+  DeviceFlags device;
   std::string alloc = "arena";
-  bool tf32 = false;
   bool single_update = false;
   std::string steps;
   std::string epochs;
@@ -57,7 +56,7 @@ struct TrainConfig {
   ModelSpec model;
   PlanSpec plan;
   ScheduleDetail schedule = ScheduleDetail::summary;
-  DeviceChoice device = DeviceChoice::automatic;
+  DeviceChoiceAndOptions device;
   TrainSettings settings;  // allocation mode, accumulation, seed, optimizer
   RunOptions run;          // single update, --max-memory
   double lr = 0;
@@ -75,6 +74,6 @@ void add_train_flags(CLI::App& app, TrainFlags& flags);
 
 // UsageError naming the flag for any value that is not accepted; checks that the output files
 // can be written.
-TrainConfig resolve_train_flags(const TrainFlags& flags);
+TrainConfig resolve_train_flags(const CLI::App& app, const TrainFlags& flags);
 
 }  // namespace egc

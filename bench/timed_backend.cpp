@@ -8,7 +8,7 @@
 namespace egc::bench {
 
 TimedBackend::TimedBackend(Backend& inner, cudaStream_t stream, std::size_t max_ops)
-    : inner_(inner), stream_(stream), starts_(max_ops, nullptr), stops_(max_ops, nullptr), categories_(max_ops) {
+    : ForwardingBackend(inner), stream_(stream), starts_(max_ops, nullptr), stops_(max_ops, nullptr), categories_(max_ops) {
   for (std::size_t i = 0; i < max_ops; ++i) {
     EGC_CUDA_CHECK(cudaEventCreate(&starts_[i]));
     EGC_CUDA_CHECK(cudaEventCreate(&stops_[i]));
@@ -42,42 +42,42 @@ void TimedBackend::collect() {
 
 void TimedBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
                         const float* a, const float* b, float beta, float* c) {
-  timed(OpCategory::gemm, [&] { inner_.gemm(transpose_a, transpose_b, m, n, k, a, b, beta, c); });
+  timed(OpCategory::gemm, [&] { inner().gemm(transpose_a, transpose_b, m, n, k, a, b, beta, c); });
 }
 
 void TimedBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
                                            std::size_t cols, Activation activation) {
-  timed(OpCategory::elementwise, [&] { inner_.bias_activation_forward(out, pre, bias, rows, cols, activation); });
+  timed(OpCategory::elementwise, [&] { inner().bias_activation_forward(out, pre, bias, rows, cols, activation); });
 }
 
 void TimedBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
                                        Activation activation) {
-  timed(OpCategory::elementwise, [&] { inner_.activation_backward(grad, saved, rows, cols, activation); });
+  timed(OpCategory::elementwise, [&] { inner().activation_backward(grad, saved, rows, cols, activation); });
 }
 
 void TimedBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
                                  bool accumulate) {
-  timed(OpCategory::bias_gradient, [&] { inner_.bias_gradient(grad, bias_grad, rows, cols, accumulate); });
+  timed(OpCategory::bias_gradient, [&] { inner().bias_gradient(grad, bias_grad, rows, cols, accumulate); });
 }
 
 void TimedBackend::mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
                             std::size_t cols, float scale) {
-  timed(OpCategory::loss, [&] { inner_.mse_loss(pred, target, loss, grad, rows, cols, scale); });
+  timed(OpCategory::loss, [&] { inner().mse_loss(pred, target, loss, grad, rows, cols, scale); });
 }
 
 void TimedBackend::sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
                               const SgdSettings& settings) {
-  timed(OpCategory::update, [&] { inner_.sgd_update(params, grads, velocity, count, settings); });
+  timed(OpCategory::update, [&] { inner().sgd_update(params, grads, velocity, count, settings); });
 }
 
 void TimedBackend::adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
                                const AdamSettings& settings, std::size_t step) {
-  timed(OpCategory::update, [&] { inner_.adam_update(params, grads, m, v, count, settings, step); });
+  timed(OpCategory::update, [&] { inner().adam_update(params, grads, m, v, count, settings, step); });
 }
 
 void TimedBackend::gather_rows(const float* source, const std::uint32_t* indices, float* destination,
                                std::size_t rows, std::size_t cols) {
-  timed(OpCategory::gather, [&] { inner_.gather_rows(source, indices, destination, rows, cols); });
+  timed(OpCategory::gather, [&] { inner().gather_rows(source, indices, destination, rows, cols); });
 }
 
 }  // namespace egc::bench

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "planner/enum_names.h"
-#include "runtime/backend.h"
+#include "runtime/forwarding_backend.h"
 
 namespace egc::bench {
 
@@ -28,7 +28,7 @@ constexpr std::size_t kOpCategories = count_of(kOpCategoryNames);
 static_assert(names_in_order(kOpCategoryNames) && kOpCategories == 1 + int(OpCategory::gather));
 constexpr const char* to_string(OpCategory category) { return name_of(kOpCategoryNames, category); }
 
-class TimedBackend final : public Backend {
+class TimedBackend final : public ForwardingBackend {
  public:
   // Up to `max_ops` ops between two calls of collect().
   TimedBackend(Backend& inner, cudaStream_t stream, std::size_t max_ops);
@@ -40,24 +40,6 @@ class TimedBackend final : public Backend {
   // the per-category totals, and starts over.
   void collect();
   const std::array<double, kOpCategories>& milliseconds() const { return milliseconds_; }
-
-  DeviceKind device() const override { return inner_.device(); }
-  std::string description() const override { return inner_.description(); }
-  std::size_t workspace_bytes(const Chain& chain) const override { return inner_.workspace_bytes(chain); }
-  void bind_workspace(void* workspace, std::size_t bytes) override { inner_.bind_workspace(workspace, bytes); }
-  void* allocate(std::size_t bytes) override { return inner_.allocate(bytes); }
-  void release(void* pointer) noexcept override { inner_.release(pointer); }
-  void copy_to_device(void* destination, const void* source, std::size_t bytes) override {
-    inner_.copy_to_device(destination, source, bytes);
-  }
-  void copy_to_host(void* destination, const void* source, std::size_t bytes) override {
-    inner_.copy_to_host(destination, source, bytes);
-  }
-  void synchronize() override { inner_.synchronize(); }
-  std::size_t allocated_bytes() const override { return inner_.allocated_bytes(); }
-  std::size_t peak_allocated_bytes() const override { return inner_.peak_allocated_bytes(); }
-  void reset_peak_allocated_bytes() override { inner_.reset_peak_allocated_bytes(); }
-  std::optional<std::size_t> device_free_bytes() override { return inner_.device_free_bytes(); }
 
   void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
             const float* b, float beta, float* c) override;
@@ -81,7 +63,6 @@ class TimedBackend final : public Backend {
   template <class Op>
   void timed(OpCategory category, Op op);
 
-  Backend& inner_;
   cudaStream_t stream_;
   std::vector<cudaEvent_t> starts_, stops_;
   std::vector<OpCategory> categories_;

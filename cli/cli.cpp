@@ -54,6 +54,40 @@ ModelSpec resolve_model(const ModelFlags& flags) {
   return spec;
 }
 
+void add_device_flags(CLI::App& app, DeviceFlags& flags, const std::string& group, const std::string& devices) {
+  app.add_option("--device", flags.device, devices)->type_name("DEVICE")->group(group);
+  app.add_flag("--tf32", flags.tf32, "CUDA: allow TF32 tensor-core GEMMs (default: exact float32)")->group(group);
+  app.add_option("--sim-memory", flags.sim_memory, "--device sim: the simulated device's memory")
+      ->type_name("SIZE")
+      ->group(group);
+  app.add_option("--sim-granularity", flags.sim_granularity,
+                 "--device sim: its allocation granularity (a multiple of 512 B; smaller allocations share "
+                 "chunks of this size, as the CUDA driver's do)")
+      ->type_name("SIZE")
+      ->group(group);
+}
+
+DeviceChoiceAndOptions resolve_device(const CLI::App& app, const DeviceFlags& flags) {
+  DeviceChoiceAndOptions result;
+  result.device = parse_device(flags.device);
+  result.options.tf32 = flags.tf32;
+  if (result.device != DeviceChoice::sim) {
+    for (const char* flag : {"--sim-memory", "--sim-granularity"})
+      if (app.count(flag) > 0) throw UsageError(std::string(flag) + ": only with --device sim");
+    return result;
+  }
+  SimulatedDeviceOptions& sim = result.options.sim;
+  sim.capacity_bytes = parse_size(flags.sim_memory, "--sim-memory");
+  sim.granularity_bytes = parse_size(flags.sim_granularity, "--sim-granularity");
+  if (sim.granularity_bytes == 0 || sim.granularity_bytes % SimulatedDeviceMemory::kSmallAlignment != 0)
+    throw UsageError("--sim-granularity: '" + flags.sim_granularity +
+                     "' is not accepted (a positive multiple of 512 bytes is, e.g. 2MiB)");
+  if (sim.capacity_bytes < sim.granularity_bytes)
+    throw UsageError("--sim-memory: '" + flags.sim_memory + "' is less than one granule (--sim-granularity " +
+                     flags.sim_granularity + ")");
+  return result;
+}
+
 void setup_logging(const std::string& level) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off")

@@ -9,6 +9,7 @@
 
 #include "planner/model_spec.h"
 #include "planner/schedule.h"
+#include "runtime/backend_factory.h"
 
 namespace egc {
 
@@ -27,6 +28,23 @@ struct ModelFlags {
 
 void add_model_flags(CLI::App& app, ModelFlags& flags);
 ModelSpec resolve_model(const ModelFlags& flags);
+
+// Where a program runs: --device, --tf32, and the simulated device's --sim-memory and
+// --sim-granularity.
+struct DeviceFlags {
+  std::string device = "auto";
+  bool tf32 = false;
+  std::string sim_memory = "80GiB";
+  std::string sim_granularity = "2MiB";
+};
+struct DeviceChoiceAndOptions {
+  DeviceChoice device = DeviceChoice::automatic;
+  BackendOptions options;
+};
+// Adds the flags to `group`; `devices` is the --device help ("auto, cpu, cuda, sim").
+void add_device_flags(CLI::App& app, DeviceFlags& flags, const std::string& group, const std::string& devices);
+// UsageError naming the flag for a bad value; --sim-* given without --device sim are refused.
+DeviceChoiceAndOptions resolve_device(const CLI::App& app, const DeviceFlags& flags);
 
 // Logs to stderr at `level` (trace, debug, info, warn, error, critical, off); UsageError
 // naming --log-level otherwise.

@@ -14,7 +14,7 @@
 
 namespace egc {
 
-enum class DeviceKind { cpu, cuda };
+enum class DeviceKind { cpu, cuda, simulated };
 
 struct SgdSettings {
   float lr = 0.01f;
@@ -39,6 +39,11 @@ class Backend {
   virtual std::size_t workspace_bytes(const Chain& chain) const = 0;
   // Hands the backend its workspace slice of the arena (called once after allocation).
   virtual void bind_workspace(void* workspace, std::size_t bytes) = 0;
+  // Runs what a step of `chain` runs once (each distinct GEMM shape), before anything is
+  // measured, so that what a library sets up at a first call (cuBLAS choosing kernels for a
+  // shape) happens outside the measured steps; what it allocates for that, it frees. Nothing on
+  // the host.
+  virtual void warm_up(const Chain& chain) { (void)chain; }
 
   // Device memory. allocate() never returns nullptr: it throws std::runtime_error (or
   // std::bad_alloc) with the byte count when memory is short.

@@ -1,4 +1,4 @@
-// parse_device and make_backend: CPU always, CUDA where built and present.
+// parse_device and make_backend: CPU and the simulated device always, CUDA where built and present.
 #include "runtime/backend_factory.h"
 
 #include "planner/errors.h"
@@ -25,6 +25,7 @@ bool cuda_available(std::string* why) {
 std::unique_ptr<Backend> make_backend(DeviceChoice choice, const BackendOptions& options) {
   std::string why;
   if (choice == DeviceChoice::cpu) return std::make_unique<CpuBackend>();
+  if (choice == DeviceChoice::sim) return std::make_unique<SimulatedBackend>(options.sim);
   const bool have_cuda = cuda_available(&why);
   if (choice == DeviceChoice::cuda && !have_cuda) throw UsageError("--device cuda: " + why);
 #if EGC_HAVE_CUDA

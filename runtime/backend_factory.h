@@ -1,4 +1,4 @@
-// Choosing and creating a Backend: --device auto|cpu|cuda.
+// Choosing and creating a Backend: --device auto|cpu|cuda|sim.
 #pragma once
 
 #include <memory>
@@ -7,18 +7,21 @@
 
 #include "planner/enum_names.h"
 #include "runtime/backend.h"
+#include "runtime/simulated_device.h"
 
 namespace egc {
 
-enum class DeviceChoice { automatic, cpu, cuda };
+// sim: the CPU reference backend behind a simulated CUDA driver (runtime/simulated_device.h).
+enum class DeviceChoice { automatic, cpu, cuda, sim };
 inline constexpr EnumName<DeviceChoice> kDeviceChoiceNames[] = {
-    {DeviceChoice::automatic, "auto"}, {DeviceChoice::cpu, "cpu"}, {DeviceChoice::cuda, "cuda"}};
-static_assert(names_in_order(kDeviceChoiceNames) && count_of(kDeviceChoiceNames) == 1 + int(DeviceChoice::cuda));
+    {DeviceChoice::automatic, "auto"}, {DeviceChoice::cpu, "cpu"}, {DeviceChoice::cuda, "cuda"}, {DeviceChoice::sim, "sim"}};
+static_assert(names_in_order(kDeviceChoiceNames) && count_of(kDeviceChoiceNames) == 1 + int(DeviceChoice::sim));
 DeviceChoice parse_device(std::string_view text, std::string_view flag = "--device");
 
 struct BackendOptions {
   bool tf32 = false;    // CUDA: allow TF32 tensor-core math in GEMMs (off: exact float32)
   int cuda_device = 0;
+  SimulatedDeviceOptions sim;  // --device sim: its memory and allocation granularity
 };
 
 // Whether this build has the CUDA backend and a CUDA device is present; `why` says why not.
