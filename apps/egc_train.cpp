@@ -69,13 +69,11 @@ egc::RunSummary train(egc::Session& session, const egc::TrainConfig& config, std
   return run;
 }
 
-int train_main(const egc::TrainFlags& flags) {
+int train_main(const CLI::App& app, const egc::TrainFlags& flags) {
   egc::setup_logging(flags.log_level);
-  const egc::TrainConfig config = egc::resolve_train_flags(flags);
+  const egc::TrainConfig config = egc::resolve_train_flags(app, flags);
   const egc::Dataset data = load_data(flags, config);
-  egc::BackendOptions backend_options;
-  backend_options.tf32 = flags.tf32;
-  const std::unique_ptr<egc::Backend> backend = egc::make_backend(config.device, backend_options);
+  const std::unique_ptr<egc::Backend> backend = egc::make_backend(config.device.device, config.device.options);
   spdlog::info("device: {}", backend->description());
 
   const egc::Plan plan = egc::plan_run(config.model, data, *backend, config.plan, config.run);
@@ -97,8 +95,10 @@ int train_main(const egc::TrainFlags& flags) {
   // Before anything is allocated: does the plan fit, and if not, which other plan would?
   egc::check_plan_fits(plan, config.settings.alloc, *backend);
 
-  // On a device, how coarsely it hands out memory: measured and planned are compared within it.
-  const std::optional<egc::AllocationGranularity> granularity = egc::measure_allocation_granularity(*backend);
+  // On a device, how coarsely it hands out memory (probed at the arena's own size too): measured
+  // and planned are compared within it.
+  const std::optional<egc::AllocationGranularity> granularity =
+      egc::measure_allocation_granularity(*backend, {egc::bytes_needed(plan, config.settings.alloc)});
   if (granularity) spdlog::info("device allocation granularity: {}", granularity->summary());
   egc::Session session(plan, *backend, data, config.settings, loaded_parameters ? &*loaded_parameters : nullptr);
   std::vector<std::uint32_t> batch_rows;
@@ -108,12 +108,13 @@ int train_main(const egc::TrainFlags& flags) {
   egc::RunSummary run = train(session, config, steps);
   run.evaluation = session.trainer().evaluate(!flags.report.empty());
   egc::print_comparison(plan, run, flags.data.empty() ? std::optional<double>(config.noise) : std::nullopt);
-  if (granularity)
-    std::printf("  (device allocation granularity %s: differences below it are rounding)\n",
-                egc::format_bytes(granularity->granularity).c_str());
+  const egc::MemoryVerdict verdict =
+      egc::memory_verdict(plan, run.measured.memory, granularity ? granularity->granularity : 1);
+  std::printf("%s", egc::format_verdict(verdict).c_str());
 
   report["measured"] = egc::measured_to_json(run.measured.memory);
   report["measured"]["granularity_bytes"] = granularity ? nlohmann::json(granularity->granularity) : nlohmann::json(nullptr);
+  report["measured"]["verdict"] = egc::verdict_to_json(verdict);
   report["training"] = egc::training_to_json(run, data.train_rows.size());
   if (run.evaluation && !run.evaluation->predictions.empty())
     report["evaluation"] = egc::evaluation_to_json(*run.evaluation, data, kReportedPredictions);
@@ -139,5 +140,5 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   egc::TrainFlags flags;
   egc::add_train_flags(app, flags);
-  return egc::run_app(app, argc, argv, [&] { return train_main(flags); });
+  return egc::run_app(app, argc, argv, [&] { return train_main(app, flags); });
 }

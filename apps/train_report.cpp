@@ -41,7 +41,7 @@ nlohmann::json config_to_json(const TrainFlags& flags, const TrainConfig& config
           {"momentum", config.momentum},
           {"accumulate", config.settings.accumulate},
           {"single_update", config.run.single_update},
-          {"tf32", flags.tf32}};
+          {"tf32", flags.device.tf32}};
 }
 
 double RunSummary::median_step_ms() const { return median(measured.step_ms); }
@@ -64,7 +64,9 @@ void print_comparison(const Plan& plan, const RunSummary& run, std::optional<dou
     print_row("activation peak", format_bytes(plan.activation_peak_bytes), format_bytes(*measured.activation_peak_bytes),
               difference_text(*measured.activation_peak_bytes, plan.activation_peak_bytes));
   else
-    print_row("activation peak", format_bytes(plan.activation_peak_bytes), "-", "(one arena; see --alloc per-buffer)");
+    print_row("activation peak", format_bytes(plan.activation_peak_bytes), "-",
+              measured.alloc == AllocMode::arena ? "(one arena; see --alloc per-buffer)"
+                                                 : "(a device shows the transient peak, below)");
   std::printf("  step time          %.3f ms (median), %.0f samples/s\n", run.median_step_ms(), run.samples_per_second());
   if (run.evaluation) {
     std::printf("  evaluation MSE     %.6g over %zu rows", run.evaluation->mse, run.evaluation->rows);

@@ -1,4 +1,4 @@
-// measure_allocation_granularity: three probe allocations and the free-memory drops they cause.
+// measure_allocation_granularity: probe allocations and the free-memory drops they cause.
 #include "runtime/allocation_granularity.h"
 
 #include <algorithm>
@@ -17,12 +17,16 @@ std::string AllocationGranularity::summary() const {
   return text + ")";
 }
 
-std::optional<AllocationGranularity> measure_allocation_granularity(Backend& backend) {
+std::optional<AllocationGranularity> measure_allocation_granularity(Backend& backend,
+                                                                    const std::vector<std::size_t>& sizes) {
   if (!backend.device_free_bytes()) return std::nullopt;
   constexpr std::size_t kMiB = std::size_t{1} << 20;
+  std::vector<std::size_t> requests{2 * kMiB + 1, 64 * kMiB + 1};
+  for (const std::size_t size : sizes)
+    if (size >= 2 * kMiB && std::find(requests.begin(), requests.end(), size) == requests.end()) requests.push_back(size);
   AllocationGranularity result;
   std::size_t largest_overshoot = 0;
-  for (const std::size_t requested : {std::size_t{1}, 2 * kMiB + 1, 64 * kMiB + 1}) {
+  for (const std::size_t requested : requests) {
     AllocationProbe probe;
     probe.requested = requested;
     const std::size_t before = *backend.device_free_bytes();

@@ -25,9 +25,13 @@ struct AllocationGranularity {
   std::string summary() const;   // "2.00 MiB (1 B took 2.00 MiB, 2.00 MiB + 1 B took 4.00 MiB, ...)"
 };
 
-// Probes 1 B, 2 MiB + 1 B and 64 MiB + 1 B, one at a time, through backend.allocate/release.
+// Probes 2 MiB + 1 B, 64 MiB + 1 B and each of `sizes` (the arena, say: its own rounding rather
+// than one extrapolated from smaller probes), one at a time, through backend.allocate/release.
+// Nothing below 2 MiB: the driver serves small allocations from chunks they share, so their
+// drop in free memory is a whole chunk or nothing, and the chunk may stay after the free.
 // nullopt on a backend that reports no free device memory (the CPU). Call it before any step
 // memory exists: it needs a quiet device.
-std::optional<AllocationGranularity> measure_allocation_granularity(Backend& backend);
+std::optional<AllocationGranularity> measure_allocation_granularity(Backend& backend,
+                                                                    const std::vector<std::size_t>& sizes = {});
 
 }  // namespace egc

@@ -43,10 +43,13 @@ void MemoryMeter::start_timeline(std::size_t ops) {
 
 MeasuredMemory MemoryMeter::result(const StepMemory& memory) const {
   MeasuredMemory measured;
-  measured.method = device_ ? "cudaMemGetInfo" : "host allocation count";
+  measured.method = !device_ ? "host allocation count"
+                    : backend_.device() == DeviceKind::simulated ? "cudaMemGetInfo (simulated device)"
+                                                                  : "cudaMemGetInfo";
   measured.alloc = memory.mode();
   measured.samples = samples_;
   measured.timeline = timeline_;
+  measured.setup_bytes = setup_used_;
   if (device_) {
     measured.baseline_free_bytes = baseline_;
     measured.peak_bytes = peak_used_;
@@ -55,13 +58,11 @@ MeasuredMemory MemoryMeter::result(const StepMemory& memory) const {
     const std::size_t peak = backend_.peak_allocated_bytes();
     measured.peak_bytes = peak > baseline_ ? peak - baseline_ : 0;
   }
-  if (memory.mode() == AllocMode::arena) {
+  measured.transient_peak_bytes = measured.peak_bytes > setup_used_ ? measured.peak_bytes - setup_used_ : 0;
+  if (memory.mode() == AllocMode::arena)
     measured.arena_bytes = setup_used_;
-  } else if (device_) {
-    measured.activation_peak_bytes = peak_used_ > setup_used_ ? peak_used_ - setup_used_ : 0;
-  } else {
+  else if (!device_)
     measured.activation_peak_bytes = memory.counted().activation_peak;
-  }
   return measured;
 }
 

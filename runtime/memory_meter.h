@@ -21,12 +21,19 @@ struct MemorySample {
 };
 
 struct MeasuredMemory {
-  std::string method;  // "host allocation count" or "cudaMemGetInfo"
+  // "host allocation count", "cudaMemGetInfo", or the simulated device's "cudaMemGetInfo (sim)"
+  std::string method;
   AllocMode alloc = AllocMode::arena;
-  std::size_t peak_bytes = 0;                         // the most the step held at once
-  std::optional<std::size_t> activation_peak_bytes;   // per-buffer mode only
-  std::optional<std::size_t> arena_bytes;             // arena mode only: the one allocation
-  std::optional<std::size_t> baseline_free_bytes;     // device: free memory before the arena
+  std::size_t peak_bytes = 0;   // the most the step held at once
+  std::size_t setup_bytes = 0;  // what the set-up held: the arena, or the persistent buffers
+  // The most held above the set-up level during the steps: the short-lived buffers in per-buffer
+  // mode; in arena mode anything allocated outside the plan (planned: nothing).
+  std::size_t transient_peak_bytes = 0;
+  // Per-buffer mode on the host, counted by buffer kind (a device's free memory cannot tell
+  // activations from the other short-lived buffers: see transient_peak_bytes).
+  std::optional<std::size_t> activation_peak_bytes;
+  std::optional<std::size_t> arena_bytes;          // arena mode only: the one allocation
+  std::optional<std::size_t> baseline_free_bytes;  // device: free memory before the arena
   std::size_t samples = 0;
   std::vector<MemorySample> timeline;  // the samples of the recorded step, in op order
 };

@@ -1,14 +1,42 @@
-// The memory verdict and the report's measured section.
+// The device's view of planned buffers, the memory verdict, and the report's measured section.
 #include "runtime/memory_report.h"
 
 #include <algorithm>
 
+#include "planner/units.h"
 
 namespace egc {
 
-bool MemoryCheck::ok() const {
-  if (!measured) return true;
-  return *measured + below >= planned && *measured < planned + above;
+ByteRange device_bytes(std::size_t footprint, std::size_t granularity) {
+  if (granularity <= 1) return {footprint, footprint};
+  if (footprint >= granularity) {
+    const std::size_t rounded = align_up(footprint, granularity);
+    return {rounded, rounded};
+  }
+  return {0, granularity};
+}
+
+ByteRange planned_transient_peak(const Plan& plan, std::size_t granularity) {
+  // Per op, the change in what is alive: a buffer adds its bytes at its first op and removes
+  // them after its last.
+  std::vector<ByteRange> change(plan.ops.size() + 1);
+  std::vector<std::size_t> removed_low(plan.ops.size() + 1), removed_high(plan.ops.size() + 1);
+  for (const Buffer& buffer : plan.buffers) {
+    if (buffer.persistent) continue;
+    const ByteRange bytes = device_bytes(buffer.footprint, granularity);
+    change[buffer.first_op].low += bytes.low;
+    change[buffer.first_op].high += bytes.high;
+    removed_low[buffer.last_op + 1] += bytes.low;
+    removed_high[buffer.last_op + 1] += bytes.high;
+  }
+  ByteRange live, peak;
+  for (std::size_t op = 0; op < plan.ops.size(); ++op) {
+    live.low = live.low + change[op].low - removed_low[op];
+    live.high = live.high + change[op].high - removed_high[op];
+    peak.low = std::max(peak.low, live.low);
+    peak.high = std::max(peak.high, live.high);
+  }
+  return peak;
 }
 
 bool MemoryVerdict::ok() const {
@@ -16,22 +44,45 @@ bool MemoryVerdict::ok() const {
 }
 
 MemoryVerdict memory_verdict(const Plan& plan, const MeasuredMemory& measured, std::size_t granularity) {
-  const std::size_t g = std::max<std::size_t>(granularity, 1);
   MemoryVerdict verdict;
+  verdict.granularity = std::max<std::size_t>(granularity, 1);
+  const bool device = measured.baseline_free_bytes.has_value();
+  const std::size_t g = device ? verdict.granularity : 1;
   if (measured.alloc == AllocMode::arena) {
-    verdict.checks.push_back({"arena", plan.arena_bytes, measured.arena_bytes, 0, g});
+    verdict.checks.push_back({"arena", device_bytes(plan.arena_bytes, g), measured.arena_bytes});
+    verdict.checks.push_back({"transient peak", {0, 0}, measured.transient_peak_bytes});
   } else {
-    // Each buffer's allocation may round up by less than g, and a small one may be served from
-    // memory the device already holds.
-    verdict.checks.push_back({"activation peak", plan.activation_peak_bytes, measured.activation_peak_bytes, g - 1, g});
+    verdict.checks.push_back({"transient peak", planned_transient_peak(plan, g), measured.transient_peak_bytes});
+    if (!device)
+      verdict.checks.push_back({"activation peak", {plan.activation_peak_bytes, plan.activation_peak_bytes},
+                                measured.activation_peak_bytes});
   }
   return verdict;
+}
+
+std::string format_verdict(const MemoryVerdict& verdict) {
+  std::string text = std::string("memory verdict: ") + (verdict.ok() ? "PASS" : "FAIL") +
+                     (verdict.granularity > 1 ? " (allocation granularity " + format_bytes(verdict.granularity) + ")"
+                                              : " (exact)") +
+                     "\n";
+  for (const MemoryCheck& check : verdict.checks) {
+    const std::string planned =
+        check.planned.low == check.planned.high
+            ? format_bytes(check.planned.low)
+            : format_bytes(check.planned.low) + " to " + format_bytes(check.planned.high);
+    text += "  " + pad_right(check.what, 18) + " planned " + pad_left(planned, 26) + ", measured " +
+            pad_left(check.measured ? format_bytes(*check.measured) : "-", 12) + "  " + (check.ok() ? "ok" : "MISMATCH") +
+            "\n";
+  }
+  return text;
 }
 
 nlohmann::json measured_to_json(const MeasuredMemory& measured) {
   nlohmann::json json = {{"method", measured.method},
                          {"alloc", to_string(measured.alloc)},
                          {"peak_bytes", measured.peak_bytes},
+                         {"setup_bytes", measured.setup_bytes},
+                         {"transient_peak_bytes", measured.transient_peak_bytes},
                          {"activation_peak_bytes", nullptr},
                          {"arena_bytes", nullptr},
                          {"samples", measured.samples}};
@@ -43,6 +94,17 @@ nlohmann::json measured_to_json(const MeasuredMemory& measured) {
     timeline.push_back({{"op", sample.op}, {"after", sample.after}, {"bytes", sample.bytes}});
   json["timeline"] = timeline;
   return json;
+}
+
+nlohmann::json verdict_to_json(const MemoryVerdict& verdict) {
+  nlohmann::json checks = nlohmann::json::array();
+  for (const MemoryCheck& check : verdict.checks)
+    checks.push_back({{"what", check.what},
+                      {"planned_low_bytes", check.planned.low},
+                      {"planned_high_bytes", check.planned.high},
+                      {"measured_bytes", check.measured ? nlohmann::json(*check.measured) : nlohmann::json(nullptr)},
+                      {"ok", check.ok()}});
+  return {{"ok", verdict.ok()}, {"granularity_bytes", verdict.granularity}, {"checks", checks}};
 }
 
 }  // namespace egc
