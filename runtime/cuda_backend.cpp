@@ -27,6 +27,7 @@
 #include "planner/units.h"
 #include "runtime/activation_code.h"
 #include "runtime/allocation_ledger.h"
+#include "runtime/gemm_shapes.h"
 #include "runtime/gemm_mapping.h"
 
 namespace egc {
@@ -80,6 +81,7 @@ class CudaBackend final : public Backend {
   std::string description() const override { return description_; }
   std::size_t workspace_bytes(const Chain& chain) const override;
   void bind_workspace(void* workspace, std::size_t bytes) override;
+  void warm_up(const Chain& chain) override;
 
   void* allocate(std::size_t bytes) override;
   void release(void* pointer) noexcept override;
@@ -384,6 +386,42 @@ void* cuda_stream(Backend& backend) {
   auto* cuda = dynamic_cast<CudaBackend*>(&backend);
   if (!cuda) throw std::logic_error("cuda_stream: not a CUDA backend");
   return cuda->stream();
+}
+
+// Each distinct GEMM shape of the step once, with a workspace of the plan's size bound as the
+// step will have it: cuBLAS picks (and, where it must, sets up) its kernel for each real shape
+// here rather than inside the first measured step. Temporaries only, freed before returning.
+void CudaBackend::warm_up(const Chain& chain) {
+  const std::vector<GemmShape> shapes = step_gemm_shapes(chain);
+  std::size_t a_floats = 1, b_floats = 1, c_floats = 1;
+  for (const GemmShape& s : shapes) {
+    a_floats = std::max(a_floats, s.m * s.k);
+    b_floats = std::max(b_floats, s.k * s.n);
+    c_floats = std::max(c_floats, s.m * s.n);
+  }
+  const std::size_t a_bytes = align_up(a_floats * sizeof(float), kArenaAlignment);
+  const std::size_t b_bytes = align_up(b_floats * sizeof(float), kArenaAlignment);
+  const std::size_t c_bytes = align_up(c_floats * sizeof(float), kArenaAlignment);
+  const std::size_t workspace_size = workspace_bytes(chain);
+  // Not through allocate(): the ledger counts what the backend's users asked for.
+  void* raw = nullptr;
+  EGC_CUDA_CHECK(cudaMalloc(&raw, workspace_size + a_bytes + b_bytes + c_bytes));
+  auto* base = static_cast<std::byte*>(raw);
+  auto* a = reinterpret_cast<float*>(base + workspace_size);
+  auto* b = reinterpret_cast<float*>(base + workspace_size + a_bytes);
+  auto* c = reinterpret_cast<float*>(base + workspace_size + a_bytes + b_bytes);
+  try {
+    EGC_CUDA_CHECK(cudaMemsetAsync(a, 0, a_bytes + b_bytes + c_bytes, stream()));
+    bind_workspace(raw, workspace_size);
+    for (const GemmShape& s : shapes) gemm(s.transpose_a, s.transpose_b, s.m, s.n, s.k, a, b, 0.0f, c);
+    synchronize();
+  } catch (...) {
+    bind_workspace(nullptr, 0);
+    EGC_CUDA_CHECK_NOTHROW(cudaFree(raw));
+    throw;
+  }
+  bind_workspace(nullptr, 0);
+  EGC_CUDA_CHECK(cudaFree(raw));
 }
 
 }  // namespace egc

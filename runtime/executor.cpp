@@ -31,6 +31,10 @@ void Executor::run_forward_and_loss(std::size_t rows) {
   memory_.release_transients();
 }
 
+void Executor::gemm(const GemmShape& shape, const float* a, const float* b, float beta, float* c) {
+  backend_.gemm(shape.transpose_a, shape.transpose_b, shape.m, shape.n, shape.k, a, b, beta, c);
+}
+
 void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t step) {
   const Op& op = plan_.ops[index];
   memory_.before_op(index);
@@ -42,8 +46,7 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
     case OpKind::recompute: {
       const Layer& layer = plan_.chain.layers[static_cast<std::size_t>(op.layer)];
       float* output = memory_.floats(op.output);
-      backend_.gemm(false, true, batch.rows, layer.out, layer.in, memory_.floats(op.input),
-                    params + layer.weight_offset, 0.0f, output);
+      gemm(forward_gemm(layer, batch.rows), memory_.floats(op.input), params + layer.weight_offset, 0.0f, output);
       backend_.bias_activation_forward(output, op.pre == kNoBuffer ? nullptr : memory_.floats(op.pre),
                                        params + layer.bias_offset, batch.rows, layer.out, layer.activation);
       break;
@@ -61,12 +64,11 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
       if (op.saved != kNoBuffer)
         backend_.activation_backward(grad_output, memory_.floats(op.saved), batch.rows, layer.out, layer.activation);
       const float beta = batch.accumulate ? 1.0f : 0.0f;
-      backend_.gemm(true, false, layer.out, layer.in, batch.rows, grad_output, memory_.floats(op.input), beta,
-                    weight_grad);
+      gemm(weight_gradient_gemm(layer, batch.rows), grad_output, memory_.floats(op.input), beta, weight_grad);
       backend_.bias_gradient(grad_output, bias_grad, batch.rows, layer.out, batch.accumulate);
       if (op.grad_input != kNoBuffer)
-        backend_.gemm(false, false, batch.rows, layer.in, layer.out, grad_output, params + layer.weight_offset,
-                      0.0f, memory_.floats(op.grad_input));
+        gemm(input_gradient_gemm(layer, batch.rows), grad_output, params + layer.weight_offset, 0.0f,
+             memory_.floats(op.grad_input));
       break;
     }
     case OpKind::update: {

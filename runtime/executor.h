@@ -7,6 +7,7 @@
 
 #include "planner/plan.h"
 #include "runtime/backend.h"
+#include "runtime/gemm_shapes.h"
 #include "runtime/step_memory.h"
 
 namespace egc {
@@ -47,6 +48,7 @@ class Executor {
 
  private:
   void run_op(std::size_t index, const MicroBatch& batch, std::size_t step);
+  void gemm(const GemmShape& shape, const float* a, const float* b, float beta, float* c);
 
   const Plan& plan_;
   Backend& backend_;

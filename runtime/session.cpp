@@ -29,7 +29,10 @@ Plan plan_run(const ModelSpec& model, const Dataset& data, Backend& backend, con
 
 Session::Session(const Plan& plan, Backend& backend, const Dataset& data, const TrainSettings& settings,
                  const std::vector<float>* initial)
-    : plan_(plan), meter_(backend), trainer_(plan, backend, data, settings) {
+    : plan_(plan),
+      warmed_up_((backend.warm_up(plan.chain), true)),
+      meter_(backend),
+      trainer_(plan, backend, data, settings) {
   meter_.setup_done();
   if (initial)
     trainer_.set_parameters(*initial);

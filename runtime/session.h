@@ -40,8 +40,9 @@ Plan plan_run(const ModelSpec& model, const Dataset& data, Backend& backend, con
 
 class Session {
  public:
-  // Takes the meter's baseline, allocates the step memory (the trainer), records the set-up level,
-  // then sets the parameters: `initial` where given, PyTorch's default initialisation otherwise.
+  // Warms the backend up for the plan's chain (Backend::warm_up), takes the meter's baseline,
+  // allocates the step memory (the trainer), records the set-up level, then sets the parameters:
+  // `initial` where given, PyTorch's default initialisation otherwise.
   // `plan`, `backend` and `data` must outlive the session.
   Session(const Plan& plan, Backend& backend, const Dataset& data, const TrainSettings& settings,
           const std::vector<float>* initial = nullptr);
@@ -57,7 +58,8 @@ class Session {
 
  private:
   const Plan& plan_;
-  MemoryMeter meter_;  // before trainer_: members are constructed in this order
+  bool warmed_up_;     // members are constructed in this order: the warm-up, the meter's
+  MemoryMeter meter_;  // baseline, then the step memory
   Trainer trainer_;
 };
 
