@@ -1,9 +1,9 @@
 // gpu_step_bench: the checkpointing plans side by side on one memory-intensive MLP on the GPU.
-// Per plan: planned vs measured memory (arena; per-buffer activation peak), step time (CUDA
-// events, median after warm-up) and samples/s, the split of the step over op categories (GEMM
-// share); then the recompute overhead time(sqrtn)/time(none) beside its theoretical value, and
-// the bias-gradient kernel against the cub::BlockReduce baseline. Summary table last.
-#include <cuda_runtime_api.h>
+// Per plan: planned vs measured memory (the arena; per-buffer, the transient peak) with the
+// verdict, step time (CUDA events, median after warm-up) and samples/s, the split of the step
+// over op categories (GEMM share); then the recompute overhead time(sqrtn)/time(none) beside its
+// theoretical value, and the bias-gradient kernel against the cub::BlockReduce baseline. Summary
+// table last. --device sim runs everything but the CUDA measurements on the simulated device.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -17,21 +17,19 @@
 #include <string>
 #include <vector>
 
-#include "bench/timed_backend.h"
 #include "cli/cli.h"
-#include "kernels/bias_backward.h"
-#include "kernels/cuda_check.h"
 #include "planner/errors.h"
 #include "planner/units.h"
 #include "runtime/allocation_granularity.h"
 #include "runtime/atomic_file.h"
 #include "runtime/backend_factory.h"
-#include "runtime/cuda_backend.h"
 #include "runtime/dataset.h"
 #include "runtime/memory_fit.h"
 #include "runtime/memory_report.h"
-#include "runtime/random.h"
 #include "runtime/session.h"
+#if EGC_HAVE_CUDA
+#include "bench/cuda_measures.h"
+#endif
 
 namespace {
 
@@ -41,38 +39,13 @@ using nlohmann::json;
 
 struct Flags {
   egc::ModelFlags model;
+  egc::DeviceFlags device;
   std::string plans = "none,sqrtn";
   std::size_t warmup = 3;
   std::size_t steps = 20;
   std::size_t profile_steps = 3;
   std::size_t memory_steps = 3;
-  bool tf32 = false;
   std::string json_path;
-};
-
-// One CUDA event pair around a stretch of the stream.
-class EventTimer {
- public:
-  explicit EventTimer(cudaStream_t stream) : stream_(stream) {
-    EGC_CUDA_CHECK(cudaEventCreate(&start_));
-    EGC_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~EventTimer() {
-    EGC_CUDA_CHECK_NOTHROW(cudaEventDestroy(start_));
-    EGC_CUDA_CHECK_NOTHROW(cudaEventDestroy(stop_));
-  }
-  void start() { EGC_CUDA_CHECK(cudaEventRecord(start_, stream_)); }
-  double stop_ms() {
-    EGC_CUDA_CHECK(cudaEventRecord(stop_, stream_));
-    EGC_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0;
-    EGC_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms;
-  }
-
- private:
-  cudaStream_t stream_;
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
 json measure_memory(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, AllocMode alloc,
@@ -85,110 +58,36 @@ json measure_memory(Backend& backend, const egc::Plan& plan, const egc::Dataset&
   backend.synchronize();
   const egc::MeasuredMemory& m = run.memory;
   const bool free_unchanged = *backend.device_free_bytes() == free_after_setup;
+  const egc::MemoryVerdict verdict = egc::memory_verdict(plan, m, g);
   json result = {{"alloc", egc::to_string(alloc)},
                  {"method", m.method},
                  {"samples", m.samples},
                  {"baseline_free_bytes", m.baseline_free_bytes.value_or(0)},
                  {"measured_peak_bytes", m.peak_bytes},
-                 {"free_unchanged_after_steps", free_unchanged}};
+                 {"measured_transient_peak_bytes", m.transient_peak_bytes},
+                 {"free_unchanged_after_steps", free_unchanged},
+                 {"verdict", egc::verdict_to_json(verdict)}};
   if (m.arena_bytes) result["measured_arena_bytes"] = *m.arena_bytes;
   if (m.activation_peak_bytes) result["measured_activation_peak_bytes"] = *m.activation_peak_bytes;
-  // Within the granularity of the plan, and in arena mode nothing allocated beyond the arena.
-  bool ok = egc::memory_verdict(plan, m, g).ok();
-  if (alloc == AllocMode::arena) ok = ok && m.arena_bytes && m.peak_bytes == *m.arena_bytes && free_unchanged;
-  result["within_granularity"] = ok;
+  // Within the planned ranges, and in arena mode free memory as it was after the set-up.
+  result["within_granularity"] = verdict.ok() && (alloc != AllocMode::arena || free_unchanged);
   return result;
 }
 
-json time_steps(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, const Flags& flags) {
-  auto* stream = static_cast<cudaStream_t>(egc::cuda_stream(backend));
+// Step times on the host's clock (the simulated device): a step ends when its loss is read back.
+json time_steps_on_host(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, const Flags& flags) {
   egc::Session session(plan, backend, data, egc::TrainSettings{});
-  egc::Trainer& trainer = session.trainer();
-  for (std::size_t i = 0; i < flags.warmup; ++i) trainer.train_step();
-  EventTimer timer(stream);
-  std::vector<double> gpu_ms, wall_ms;
-  for (std::size_t i = 0; i < flags.steps; ++i) {
-    const auto wall_start = std::chrono::steady_clock::now();
-    timer.start();
-    trainer.train_step();
-    gpu_ms.push_back(timer.stop_ms());
-    wall_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall_start).count());
-  }
-  const double step_ms = egc::median(gpu_ms);
+  for (std::size_t i = 0; i < flags.warmup; ++i) session.trainer().train_step();
+  const std::vector<double> ms = session.train(flags.steps, 0).step_ms;
+  const double step_ms = egc::median(ms);
   return {{"steps", flags.steps},
           {"warmup_steps", flags.warmup},
+          {"clock", "steady_clock around each step"},
           {"step_ms", step_ms},
-          {"step_ms_min", *std::min_element(gpu_ms.begin(), gpu_ms.end())},
-          {"step_ms_max", *std::max_element(gpu_ms.begin(), gpu_ms.end())},
-          {"wall_step_ms", egc::median(wall_ms)},
+          {"step_ms_min", *std::min_element(ms.begin(), ms.end())},
+          {"step_ms_max", *std::max_element(ms.begin(), ms.end())},
+          {"wall_step_ms", step_ms},
           {"samples_per_second", static_cast<double>(plan.chain.batch) / (step_ms / 1000.0)}};
-}
-
-json profile_steps(Backend& backend, const egc::Plan& plan, const egc::Dataset& data, const Flags& flags) {
-  auto* stream = static_cast<cudaStream_t>(egc::cuda_stream(backend));
-  egc::bench::TimedBackend timed(backend, stream, 4 * plan.ops.size() + 16);
-  egc::Session session(plan, timed, data, egc::TrainSettings{});
-  egc::Trainer& trainer = session.trainer();
-  trainer.train_step();
-  timed.collect();
-  const std::array<double, egc::bench::kOpCategories> before = timed.milliseconds();
-  EventTimer timer(stream);
-  double total_ms = 0;
-  for (std::size_t i = 0; i < flags.profile_steps; ++i) {
-    timer.start();
-    trainer.train_step();
-    total_ms += timer.stop_ms();
-    timed.collect();
-  }
-  json categories = json::object();
-  double gemm_ms = 0;
-  for (std::size_t c = 0; c < egc::bench::kOpCategories; ++c) {
-    const double ms = (timed.milliseconds()[c] - before[c]) / static_cast<double>(flags.profile_steps);
-    categories[egc::bench::to_string(static_cast<egc::bench::OpCategory>(c))] = ms;
-    if (static_cast<egc::bench::OpCategory>(c) == egc::bench::OpCategory::gemm) gemm_ms = ms;
-  }
-  const double step_ms = total_ms / static_cast<double>(flags.profile_steps);
-  return {{"steps", flags.profile_steps},
-          {"step_ms_with_events", step_ms},
-          {"ms_per_step_by_category", categories},
-          {"gemm_share", gemm_ms / step_ms}};
-}
-
-// The tiled two-stage column sum against one cub::BlockReduce block per column.
-json compare_bias_gradient(Backend& backend, std::size_t rows, std::size_t cols) {
-  auto* stream = static_cast<cudaStream_t>(egc::cuda_stream(backend));
-  std::vector<float> grad(rows * cols);
-  egc::Random random(1);
-  for (float& value : grad) value = static_cast<float>(random.uniform(-1, 1));
-  const std::size_t scratch_bytes = egc::cuda::bias_backward_scratch_bytes(rows, cols);
-  void* d_grad = backend.allocate(grad.size() * sizeof(float));
-  void* d_bias = backend.allocate(cols * sizeof(float));
-  void* d_scratch = backend.allocate(scratch_bytes);
-  backend.copy_to_device(d_grad, grad.data(), grad.size() * sizeof(float));
-  EventTimer timer(stream);
-  constexpr int kRepeats = 20;
-  const auto time_it = [&](auto launch) {
-    for (int i = 0; i < 3; ++i) launch();
-    timer.start();
-    for (int i = 0; i < kRepeats; ++i) launch();
-    return timer.stop_ms() * 1000.0 / kRepeats;
-  };
-  const auto* g = static_cast<const float*>(d_grad);
-  auto* b = static_cast<float*>(d_bias);
-  const double own_us = time_it(
-      [&] { egc::cuda::bias_backward(g, b, rows, cols, false, d_scratch, scratch_bytes, stream); });
-  const double cub_us = time_it([&] { egc::cuda::bias_backward_cub(g, b, rows, cols, false, stream); });
-  backend.release(d_scratch);
-  backend.release(d_bias);
-  backend.release(d_grad);
-  const double bytes = static_cast<double>(rows * cols * sizeof(float));
-  return {{"rows", rows},
-          {"cols", cols},
-          {"tiled_us", own_us},
-          {"cub_block_reduce_us", cub_us},
-          {"tiled_gb_per_s", bytes / own_us / 1e3},
-          {"cub_gb_per_s", bytes / cub_us / 1e3},
-          {"speedup", cub_us / own_us}};
 }
 
 std::string today() {
@@ -207,18 +106,19 @@ std::string summary(const json& report) {
       << "\n"
       << "   model " << report["config"]["model_text"].get<std::string>() << "; granularity G = " << mib(g)
       << " MiB\n";
-  out << fmt::format("{:<8} {:>12} {:>12} {:>9} {:>12} {:>12} {:>9} {:>9} {:>11} {:>6}\n", "plan", "arena MiB",
-                     "measured", "diff", "act.peak", "measured", "diff", "step ms", "samples/s", "GEMM%");
+  out << fmt::format("{:<12} {:>10} {:>10} {:>4} {:>19} {:>10} {:>4} {:>9} {:>11} {:>6}\n", "plan", "arena MiB",
+                     "measured", "ok", "transient MiB", "measured", "ok", "step ms", "samples/s", "GEMM%");
   for (const json& plan : report["plans"]) {
-    const long long arena = plan["planned_arena_bytes"], arena_measured = plan["arena"]["measured_arena_bytes"];
-    const long long act = plan["planned_activation_peak_bytes"];
-    const long long act_measured = plan["per_buffer"]["measured_activation_peak_bytes"];
-    out << fmt::format("{:<8} {:>12} {:>12} {:>9} {:>12} {:>12} {:>9} {:>9.2f} {:>11.0f} {:>5.1f}%\n",
-                       plan["name"].get<std::string>(), mib(arena), mib(arena_measured),
-                       fmt::format("{:+d}", arena_measured - arena), mib(act), mib(act_measured),
-                       fmt::format("{:+d}", act_measured - act), plan["timing"]["step_ms"].get<double>(),
-                       plan["timing"]["samples_per_second"].get<double>(),
-                       100.0 * plan["profile"]["gemm_share"].get<double>());
+    const json& transient = plan["per_buffer"]["verdict"]["checks"][0];
+    const std::size_t transient_low = transient["planned_low_bytes"], transient_high = transient["planned_high_bytes"];
+    const json& profile = plan["profile"];
+    out << fmt::format("{:<12} {:>10} {:>10} {:>4} {:>19} {:>10} {:>4} {:>9.2f} {:>11.0f} {:>6}\n",
+                       plan["name"].get<std::string>(), mib(plan["planned_arena_bytes"]),
+                       mib(plan["arena"]["measured_arena_bytes"]), plan["arena_within_granularity"].get<bool>() ? "yes" : "NO",
+                       mib(transient_low) + "-" + mib(transient_high), mib(plan["per_buffer"]["measured_transient_peak_bytes"]),
+                       plan["activation_peak_within_granularity"].get<bool>() ? "yes" : "NO",
+                       plan["timing"]["step_ms"].get<double>(), plan["timing"]["samples_per_second"].get<double>(),
+                       profile.is_null() ? "-" : fmt::format("{:.1f}%", 100.0 * profile["gemm_share"].get<double>()));
   }
   if (report.contains("recompute_overhead")) {
     const json& r = report["recompute_overhead"];
@@ -235,9 +135,9 @@ std::string summary(const json& report) {
                        b["rows"].get<std::size_t>(), b["cols"].get<std::size_t>(), b["tiled_us"].get<double>(),
                        b["tiled_gb_per_s"].get<double>(), b["cub_block_reduce_us"].get<double>(),
                        b["cub_gb_per_s"].get<double>(), b["speedup"].get<double>());
-  out << "memory: " << (report["memory_ok"].get<bool>() ? "every measured value within G of the plan, free memory "
-                                                           "unchanged across steps"
-                                                         : "MISMATCH: see the plans' entries in the JSON report")
+  out << "memory: " << (report["memory_ok"].get<bool>() ? "every measured value within its planned range (G = the "
+                                                           "device's granularity), free memory unchanged across steps"
+                                                         : "MISMATCH: see the plans' verdicts in the JSON report")
       << "\n";
   return out.str();
 }
@@ -271,8 +171,15 @@ json measure_plan(Backend& backend, const egc::Plan& plan, const egc::Dataset& d
   entry["per_buffer"] = measure_memory(backend, plan, data, AllocMode::per_buffer, flags.memory_steps, g);
   entry["arena_within_granularity"] = entry["arena"]["within_granularity"];
   entry["activation_peak_within_granularity"] = entry["per_buffer"]["within_granularity"];
-  entry["timing"] = time_steps(backend, plan, data, flags);
-  entry["profile"] = profile_steps(backend, plan, data, flags);
+#if EGC_HAVE_CUDA
+  if (backend.device() == egc::DeviceKind::cuda) {
+    entry["timing"] = egc::bench::time_steps_with_events(backend, plan, data, flags.warmup, flags.steps);
+    entry["profile"] = egc::bench::profile_steps(backend, plan, data, flags.profile_steps);
+    return entry;
+  }
+#endif
+  entry["timing"] = time_steps_on_host(backend, plan, data, flags);
+  entry["profile"] = nullptr;  // CUDA events per op: the GPU only
   return entry;
 }
 
@@ -291,26 +198,39 @@ json recompute_overhead(const json& base, const json& other) {
                                         other["planned_activation_peak_bytes"].get<double>()}};
 }
 
-int bench_main(const Flags& flags, const std::string& command) {
+// The GPU by default; --device sim for the simulated device. Never the CPU: it reports no free
+// memory to measure.
+std::unique_ptr<Backend> make_device(const CLI::App& app, const egc::DeviceFlags& flags) {
+  const egc::DeviceChoiceAndOptions choice = egc::resolve_device(app, flags);
+  if (choice.device != egc::DeviceChoice::cuda && choice.device != egc::DeviceChoice::sim)
+    throw egc::UsageError("--device: '" + flags.device + "' is not accepted (cuda or sim is)");
+  return egc::make_backend(choice.device, choice.options);
+}
+
+int bench_main(const CLI::App& app, const Flags& flags, const std::string& command) {
   const egc::ModelSpec spec = egc::resolve_model(flags.model);
   std::vector<egc::PlanSpec> plan_specs;
   for (const std::string& name : egc::split_commas(flags.plans)) plan_specs.push_back(egc::parse_plan(name, "--plans"));
 
-  egc::BackendOptions options;
-  options.tf32 = flags.tf32;
-  const std::unique_ptr<Backend> backend = egc::make_backend(egc::DeviceChoice::cuda, options);
+  const std::unique_ptr<Backend> backend = make_device(app, flags.device);
   std::cerr << "device: " << backend->description() << "\n";
-  const std::optional<egc::AllocationGranularity> granularity = egc::measure_allocation_granularity(*backend);
-  const std::size_t g = granularity->granularity;
-  std::cerr << "allocation granularity: " << granularity->summary() << "\n";
 
+  // Two batches of training rows, no evaluation rows.
   egc::Dataset data = egc::make_synthetic(2 * spec.batch, spec.in_features, spec.out_features, 0.1, 1);
+  egc::split_dataset(data, 0.0, 1);
   std::vector<egc::Plan> plans;
   for (const egc::PlanSpec& plan_spec : plan_specs) plans.push_back(egc::plan_run(spec, data, *backend, plan_spec));
+  std::vector<std::size_t> probe_sizes;
   for (const egc::Plan& plan : plans) {
     egc::check_plan_fits(plan, AllocMode::arena, *backend, plans);
     egc::check_plan_fits(plan, AllocMode::per_buffer, *backend, plans);
+    probe_sizes.push_back(plan.arena_bytes);
   }
+  const std::optional<egc::AllocationGranularity> granularity =
+      egc::measure_allocation_granularity(*backend, probe_sizes);
+  if (!granularity) throw egc::UsageError("--device: " + flags.device.device + " reports no free memory to measure");
+  const std::size_t g = granularity->granularity;
+  std::cerr << "allocation granularity: " << granularity->summary() << "\n";
 
   json report = {{"tool", "gpu_step_bench"},
                  {"date", today()},
@@ -318,7 +238,7 @@ int bench_main(const Flags& flags, const std::string& command) {
                  {"command", command},
                  {"granularity_bytes", g},
                  {"granularity", granularity->summary()},
-                 {"config", config_json(spec, flags.tf32)},
+                 {"config", config_json(spec, flags.device.tf32)},
                  {"plans", json::array()}};
   bool memory_ok = true;
   for (const egc::Plan& plan : plans) {
@@ -328,9 +248,13 @@ int bench_main(const Flags& flags, const std::string& command) {
   }
   report["memory_ok"] = memory_ok;
   if (plans.size() >= 2) report["recompute_overhead"] = recompute_overhead(report["plans"].front(), report["plans"].back());
+  report["bias_gradient"] = json::array();
+#if EGC_HAVE_CUDA
   const std::size_t width = spec.hidden_widths.empty() ? spec.out_features : spec.hidden_widths.front();
-  report["bias_gradient"] = json::array({compare_bias_gradient(*backend, spec.batch, width),
-                                         compare_bias_gradient(*backend, spec.batch, spec.out_features)});
+  if (backend->device() == egc::DeviceKind::cuda)
+    report["bias_gradient"] = json::array({egc::bench::compare_bias_gradient(*backend, spec.batch, width),
+                                           egc::bench::compare_bias_gradient(*backend, spec.batch, spec.out_features)});
+#endif
   if (!flags.json_path.empty())
     egc::write_file_atomically(flags.json_path, "--json", [&](std::ostream& out) { out << report.dump(2) << "\n"; });
   std::cout << summary(report);
@@ -353,9 +277,11 @@ int main(int argc, char** argv) {
   app.add_option("--steps", flags.steps, "Timed steps (the median is reported)");
   app.add_option("--profile-steps", flags.profile_steps, "Steps timed op by op (GEMM share)");
   app.add_option("--memory-steps", flags.memory_steps, "Steps of each memory measurement");
-  app.add_flag("--tf32", flags.tf32, "Allow TF32 tensor-core GEMMs");
+  flags.device.device = "cuda";
+  egc::add_device_flags(app, flags.device, "Device", "cuda, or sim (the CPU behind a simulated CUDA driver: the memory "
+                                                     "proof and the driver code without a GPU)");
   app.add_option("--json", flags.json_path, "Write the full report as JSON to FILE")->type_name("FILE");
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
-  return egc::run_app(app, argc, argv, [&] { return bench_main(flags, command); });
+  return egc::run_app(app, argc, argv, [&] { return bench_main(app, flags, command); });
 }

@@ -1,5 +1,6 @@
-// Helpers of the GPU suites: the CUDA backend, device buffers through it, seeded random inputs,
-// and the normwise relative error ||out - ref|| / ||ref|| the tolerances are stated in.
+// Helpers of the GPU suites: the device under test (the CUDA backend, or the simulated device
+// that runs their driver code in CI), device buffers through it, seeded random inputs, and the
+// normwise relative error ||out - ref|| / ||ref|| the tolerances are stated in.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -24,6 +26,22 @@ inline std::unique_ptr<Backend> make_cuda(bool tf32 = false) {
   BackendOptions options;
   options.tf32 = tf32;
   return make_backend(DeviceChoice::cuda, options);
+}
+
+// EGC_TEST_DEVICE=sim runs a suite on the simulated device (--device sim: the CPU reference's
+// math behind a simulated CUDA driver of 16 GiB, 2 MiB granularity): everything but the kernels
+// and cuBLAS runs as on the GPU. Otherwise (unset or cuda) the suites need a GPU.
+inline bool testing_simulated_device() {
+  const char* device = std::getenv("EGC_TEST_DEVICE");
+  return device && std::string(device) == "sim";
+}
+
+inline std::unique_ptr<Backend> make_device_under_test(bool tf32 = false) {
+  if (!testing_simulated_device()) return make_cuda(tf32);
+  BackendOptions options;
+  options.sim.capacity_bytes = std::size_t{16} << 30;
+  options.sim.granularity_bytes = std::size_t{2} << 20;
+  return make_backend(DeviceChoice::sim, options);
 }
 
 // The plan of `spec` for `data` resident in the arena and the backend's workspace.

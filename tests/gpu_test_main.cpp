@@ -1,16 +1,20 @@
 // The doctest main of the GPU suites: without a usable CUDA device it prints why and exits with
-// 77, which ctest reports as Skipped (SKIP_RETURN_CODE), so a missing GPU never counts as a pass.
+// 77, which ctest reports as Skipped (SKIP_RETURN_CODE), so a missing GPU never counts as a pass;
+// with EGC_TEST_DEVICE=sim or --egc-device=sim they run on the simulated device instead
+// (tests/cuda_test_support.h).
 // Listing the test cases (what ctest's discovery does at build time) needs no device. Errors
 // logged through spdlog fail the run (tests/log_checks.h).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
 
 #include "runtime/backend_factory.h"
+#include "tests/cuda_test_support.h"
 #include "tests/log_checks.h"
 
 namespace {
@@ -34,8 +38,13 @@ bool only_asks_for_information(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --egc-device=sim (what ctest passes to the "sim: ..." registrations) is EGC_TEST_DEVICE=sim;
+  // doctest leaves arguments it does not know alone.
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--egc-device=sim") ::setenv("EGC_TEST_DEVICE", "sim", 1);
   std::string why;
-  if (!only_asks_for_information(argc, argv) && !egc::cuda_available(&why)) {
+  if (!only_asks_for_information(argc, argv) && !egc::test::testing_simulated_device() &&
+      !egc::cuda_available(&why)) {
     std::cout << "skipped: " << why << "\n";
     return kSkipped;
   }

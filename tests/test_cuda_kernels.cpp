@@ -10,50 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "kernels/bias_backward.h"
-#include "kernels/launch_config.h"
-#include "kernels/mse_loss.h"
 #include "planner/chain.h"
 #include "runtime/cpu_backend.h"
 #include "runtime/cpu_math.h"
-#include "runtime/cuda_backend.h"
-#include "tests/cuda_test_support.h"
+#include "tests/kernel_test_support.h"
 
 namespace egc::test {
-namespace {
-
-// Element-wise cases: every pair of awkward sizes up to ~4.1 M elements (4097 x 4097 only adds
-// CPU time to the run, not coverage).
-std::vector<std::pair<std::size_t, std::size_t>> shapes() {
-  std::vector<std::pair<std::size_t, std::size_t>> result;
-  for (const std::size_t rows : kAwkwardSizes)
-    for (const std::size_t cols : kAwkwardSizes)
-      if (rows * cols <= 4097 * 1000) result.emplace_back(rows, cols);
-  return result;
-}
-
-std::string shape_name(std::size_t rows, std::size_t cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
-
-// The CUDA backend with a workspace big enough for every size these tests use.
-struct Fixture {
-  std::unique_ptr<Backend> gpu = make_cuda();
-  CpuBackend cpu;
-  std::unique_ptr<DeviceBuffer> workspace;
-  Fixture() {
-    ModelSpec spec;
-    spec.in_features = spec.out_features = spec.batch = 4097;
-    spec.hidden_widths = {4097};
-    workspace = std::make_unique<DeviceBuffer>(*gpu, gpu->workspace_bytes(build_chain(spec)));
-    gpu->bind_workspace(workspace->get(), workspace->bytes());
-  }
-  ~Fixture() { gpu->bind_workspace(nullptr, 0); }
-};
-
-std::uint64_t seed_of(std::size_t a, std::size_t b, std::size_t c = 0) { return derive_seed(a * 1000003 + b, c); }
-
-const Activation kActivations[] = {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh};
-
-}  // namespace
 
 TEST_CASE("gemm: cuBLAS float32 against a float64 reference, every transpose case, beta 0 and 1") {
   Fixture f;
@@ -158,37 +120,22 @@ TEST_CASE("activation_backward: every activation") {
   }
 }
 
-TEST_CASE("bias_gradient: column sums, accumulate on and off, deterministic, and the CUB baseline") {
+TEST_CASE("bias_gradient: column sums, accumulate on and off, deterministic") {
   Fixture f;
   for (const auto& [rows, cols] : shapes()) {
-    // A mean of 0.25 keeps the column sums away from zero, so that a relative error means
-    // something for every column.
-    const std::vector<float> grad = random_floats(rows * cols, seed_of(rows, cols, 6), -0.75, 1.25);
-    const std::vector<float> initial = random_floats(cols, seed_of(cols, 8));
-    std::vector<double> column_magnitudes(cols, 0.0);  // sum of |terms| per column: the error's scale
-    for (std::size_t e = 0; e < grad.size(); ++e) column_magnitudes[e % cols] += std::abs(grad[e]);
     for (const bool accumulate : {false, true}) {
-      std::vector<double> scale = column_magnitudes;
-      if (accumulate)
-        for (std::size_t j = 0; j < cols; ++j) scale[j] += std::abs(initial[j]);
-      std::vector<float> expected = initial;
-      f.cpu.bias_gradient(grad.data(), expected.data(), rows, cols, accumulate);  // float64 sums
-      DeviceBuffer d_grad(*f.gpu, grad), d_bias(*f.gpu, initial), d_cub(*f.gpu, initial);
+      const ColumnSumCase c = column_sum_case(f.cpu, rows, cols, accumulate);
+      DeviceBuffer d_grad(*f.gpu, c.grad), d_bias(*f.gpu, c.initial);
       f.gpu->bias_gradient(d_grad.floats(), d_bias.floats(), rows, cols, accumulate);
       const std::vector<float> got = d_bias.download();
-      cuda::bias_backward_cub(d_grad.floats(), d_cub.floats(), rows, cols, accumulate,
-                              static_cast<cudaStream_t>(cuda_stream(*f.gpu)));
-      const std::vector<float> got_cub = d_cub.download();
-      const double error = error_relative_to(got, expected, scale);
-      const double cub_error = error_relative_to(got_cub, expected, scale);
-      INFO(shape_name(rows, cols) << " accumulate=" << accumulate << " error=" << error << " cub error=" << cub_error);
+      const double error = error_relative_to(got, c.expected, c.scale);
+      INFO(shape_name(rows, cols) << " accumulate=" << accumulate << " error=" << error);
       // The classic bound of a float32 sum: (additions in sequence) x eps x (sum of |terms|).
       // The tiled kernel adds at most 9 rows per lane, 8 lanes, 64 chunks and the accumulated
-      // value in sequence: 82 eps = 9.8e-6; the CUB baseline ~25 eps; the CPU rounds once.
+      // value in sequence: 82 eps = 9.8e-6; the CPU rounds once.
       CHECK(error <= 1.2e-5);
-      CHECK(cub_error <= 1.2e-5);
       // The same inputs give the same bits: no atomics, a fixed summation order.
-      f.gpu->copy_to_device(d_bias.get(), initial.data(), initial.size() * sizeof(float));
+      f.gpu->copy_to_device(d_bias.get(), c.initial.data(), c.initial.size() * sizeof(float));
       f.gpu->bias_gradient(d_grad.floats(), d_bias.floats(), rows, cols, accumulate);
       CHECK(bitwise_equal(d_bias.download(), got));
     }
@@ -278,120 +225,6 @@ TEST_CASE("gather_rows: a shuffled mini-batch from the resident dataset, exact")
       CHECK(bitwise_equal(d_out.download(), expected));
     }
   }
-}
-
-namespace {
-
-// Multiples of 1/128 in [-1, 1) (of 1/2048 in [0, 1/8) for Adam's v, never negative), from the
-// top 8 bits of a hash of the index: every product and sum the kernels below form from them, with
-// the power-of-two settings used there, is exact in float, so FMA contraction (nvcc) or none (the
-// CPU) gives the same bits and every comparison is bitwise. Cheaper than 70 M draws of Random.
-std::vector<float> dyadic(std::size_t count, std::uint64_t seed, bool second_moment = false) {
-  std::vector<float> values(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    const int k = static_cast<int>(derive_seed(seed, i) >> 56);
-    values[i] = second_moment ? static_cast<float>(k) / 2048.0f : static_cast<float>(k - 128) / 128.0f;
-  }
-  return values;
-}
-
-}  // namespace
-
-// One pass of the largest grid covers 2^16 blocks x 256 threads x 4 floats = 67,108,864 elements
-// on the vector path (a quarter of that on the scalar path); 70 M make threads take a second turn
-// of the grid-stride loop, and a misaligned start (offset 1) takes the scalar path. One
-// instantiation per kernel (relu: the other activations share the walk); numerics are the cases
-// above. Each array has one float more than kLongCount, so that offset 1 fits; both backends leave
-// the extra float alone.
-constexpr std::size_t kLongRows = 70001, kLongCols = 1001, kLongCount = kLongRows * kLongCols;  // cols % 4 != 0
-constexpr std::size_t kOnePass = cuda::kMaxBlocks * cuda::kThreadsPerBlock;
-static_assert(kLongCount > 4 * kOnePass, "a second pass on the vector path");
-
-TEST_CASE("past the first pass: bias + relu forward, relu backward, MSE gradient on 70 M elements, bitwise") {
-  const std::unique_ptr<Backend> gpu = make_cuda();
-  CpuBackend cpu;
-  const std::vector<float> x = dyadic(kLongCount + 1, 1), y = dyadic(kLongCount + 1, 2), bias = dyadic(kLongCols, 3);
-  for (const std::size_t offset : {0, 1}) {
-    INFO("offset=" << offset);
-    {
-      std::vector<float> out = x, pre(kLongCount + 1, 0.0f), grad = y;
-      DeviceBuffer d_out(*gpu, out), d_pre(*gpu, pre), d_bias(*gpu, bias), d_grad(*gpu, grad);
-      cpu.bias_activation_forward(out.data() + offset, pre.data() + offset, bias.data(), kLongRows, kLongCols,
-                                  Activation::relu);
-      gpu->bias_activation_forward(d_out.floats(offset), d_pre.floats(offset), d_bias.floats(), kLongRows, kLongCols,
-                                   Activation::relu);
-      CHECK(bitwise_equal(d_out.download(), out));
-      CHECK(bitwise_equal(d_pre.download(), pre));
-      cpu.activation_backward(grad.data() + offset, out.data() + offset, kLongRows, kLongCols, Activation::relu);
-      gpu->activation_backward(d_grad.floats(offset), d_out.floats(offset), kLongRows, kLongCols, Activation::relu);
-      CHECK(bitwise_equal(d_grad.download(), grad));
-    }
-    {
-      // The MSE gradient alone (the loss value is CUB's reduction, not a loop of ours).
-      float loss = 0;
-      std::vector<float> grad(kLongCount + 1, 0.0f);
-      DeviceBuffer d_pred(*gpu, x), d_target(*gpu, y), d_grad(*gpu, grad);
-      cpu.mse_loss(x.data() + offset, y.data() + offset, &loss, grad.data() + offset, kLongRows, kLongCols, 1.0f);
-      cuda::mse_loss_backward(d_pred.floats(offset), d_target.floats(offset), d_grad.floats(offset), kLongCount, 1.0f,
-                              static_cast<cudaStream_t>(cuda_stream(*gpu)));
-      CHECK(bitwise_equal(d_grad.download(), grad));
-    }
-  }
-}
-
-TEST_CASE("past the first pass: SGD with and without momentum, Adam on 70 M parameters, bitwise") {
-  const std::unique_ptr<Backend> gpu = make_cuda();
-  CpuBackend cpu;
-  const std::vector<float> params = dyadic(kLongCount + 1, 4), grads = dyadic(kLongCount + 1, 5);
-  const std::vector<float> first = dyadic(kLongCount + 1, 6), second = dyadic(kLongCount + 1, 7, true);
-  for (const std::size_t offset : {0, 1}) {
-    for (const float momentum : {0.5f, 0.0f}) {
-      INFO("offset=" << offset << " sgd momentum=" << momentum);
-      const SgdSettings sgd{0.0625f, momentum};
-      std::vector<float> p = params, v = first;
-      DeviceBuffer dp(*gpu, p), dg(*gpu, grads), dv(*gpu, v);
-      cpu.sgd_update(p.data() + offset, grads.data() + offset, momentum > 0 ? v.data() + offset : nullptr, kLongCount,
-                     sgd);
-      gpu->sgd_update(dp.floats(offset), dg.floats(offset), momentum > 0 ? dv.floats(offset) : nullptr, kLongCount, sgd);
-      CHECK(bitwise_equal(dp.download(), p));
-      CHECK(bitwise_equal(dv.download(), v));
-    }
-    INFO("offset=" << offset << " adam");
-    const AdamSettings adam{0.0078125f, 0.5f, 0.5f, 9.5367431640625e-07f};  // 2^-7, 1/2, 1/2, 2^-20
-    std::vector<float> p = params, m = first, v = second;
-    DeviceBuffer dp(*gpu, p), dg(*gpu, grads), dm(*gpu, m), dv(*gpu, v);
-    cpu.adam_update(p.data() + offset, grads.data() + offset, m.data() + offset, v.data() + offset, kLongCount, adam, 1);
-    gpu->adam_update(dp.floats(offset), dg.floats(offset), dm.floats(offset), dv.floats(offset), kLongCount, adam, 1);
-    CHECK(bitwise_equal(dp.download(), p));
-    CHECK(bitwise_equal(dm.download(), m));
-    CHECK(bitwise_equal(dv.download(), v));
-  }
-}
-
-TEST_CASE("past the first pass: gather_rows into 70 M elements, the bias gradient's loop over 16.8 M columns") {
-  const std::unique_ptr<Backend> gpu = make_cuda();
-  CpuBackend cpu;
-  constexpr std::size_t kSourceRows = 5003;
-  const std::vector<float> source = dyadic(kSourceRows * kLongCols, 8);
-  std::vector<std::uint32_t> indices(kLongRows);
-  for (std::size_t r = 0; r < kLongRows; ++r) indices[r] = static_cast<std::uint32_t>(derive_seed(9, r) % kSourceRows);
-  std::vector<float> expected(kLongCount);
-  cpu.gather_rows(source.data(), indices.data(), expected.data(), kLongRows, kLongCols);
-  DeviceBuffer d_source(*gpu, source), d_indices(*gpu, indices), d_out(*gpu, kLongCount * sizeof(float));
-  gpu->gather_rows(d_source.floats(), static_cast<const std::uint32_t*>(d_indices.get()), d_out.floats(), kLongRows,
-                   kLongCols);
-  CHECK(bitwise_equal(d_out.download(), expected));
-
-  // The second stage loops over the columns. Two rows: each column sum is one exact addition.
-  constexpr std::size_t kRows = 2, kCols = kOnePass + 1001;
-  const std::vector<float> grad = dyadic(kRows * kCols, 10);
-  std::vector<float> sums(kCols);
-  cpu.bias_gradient(grad.data(), sums.data(), kRows, kCols, false);
-  DeviceBuffer d_grad(*gpu, grad), d_sums(*gpu, kCols * sizeof(float)),
-      scratch(*gpu, cuda::bias_backward_scratch_bytes(kRows, kCols));
-  cuda::bias_backward(d_grad.floats(), d_sums.floats(), kRows, kCols, false, scratch.get(), scratch.bytes(),
-                      static_cast<cudaStream_t>(cuda_stream(*gpu)));
-  CHECK(bitwise_equal(d_sums.download(), sums));
 }
 
 }  // namespace egc::test

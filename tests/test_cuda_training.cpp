@@ -29,7 +29,7 @@ std::vector<float> minus(const std::vector<float>& a, const std::vector<float>& 
 }  // namespace
 
 TEST_CASE("a training step on the GPU matches the CPU reference (float32)") {
-  const std::unique_ptr<Backend> gpu = make_cuda();
+  const std::unique_ptr<Backend> gpu = make_device_under_test();
   CpuBackend cpu;
   for (const Activation activation : {Activation::relu, Activation::gelu, Activation::tanh}) {
     for (const Optimizer optimizer : {Optimizer::sgd, Optimizer::adam}) {
@@ -85,7 +85,7 @@ TEST_CASE("a training step on the GPU matches the CPU reference (float32)") {
 }
 
 TEST_CASE("parameters are bitwise identical across plans and allocation modes on the GPU") {
-  const std::unique_ptr<Backend> gpu = make_cuda();
+  const std::unique_ptr<Backend> gpu = make_device_under_test();
   for (const Activation activation : {Activation::relu, Activation::gelu, Activation::tanh}) {
     for (const Optimizer optimizer : {Optimizer::sgd, Optimizer::adam}) {
       for (const std::size_t accumulate : {std::size_t{1}, std::size_t{2}}) {
@@ -123,7 +123,7 @@ TEST_CASE("parameters are bitwise identical across plans and allocation modes on
 }
 
 TEST_CASE("evaluation on the GPU matches the CPU, batches smaller than the plan's included") {
-  const std::unique_ptr<Backend> gpu = make_cuda();
+  const std::unique_ptr<Backend> gpu = make_device_under_test();
   CpuBackend cpu;
   ModelSpec spec;
   spec.in_features = 4;
