@@ -60,6 +60,7 @@ SweepRow measure_row(Backend& backend, const SweepConfig& config, const Plan& pl
   row.planned_arena_bytes = plan.arena_bytes;
   row.planned_activation_peak_bytes = plan.activation_peak_bytes;
   row.recompute_fraction = static_cast<double>(plan.recompute_flops) / static_cast<double>(plan.forward_flops);
+  row.predicted_step_ms = plan.predicted_step_ms;
   TrainSettings settings;
   settings.seed = config.seed;
   {
@@ -96,7 +97,9 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
                                     config.seed);
       split_dataset(data, 0.0, config.seed);
       for (const std::string& plan_text : config.plans) {
-        const Plan plan = plan_run(model, data, backend, parse_plan(plan_text));
+        RunOptions options;
+        options.profile = config.profile;
+        const Plan plan = plan_run(model, data, backend, parse_plan(plan_text), options);
         rows.push_back(measure_row(backend, config, plan, data));
         if (on_row) on_row(rows.back());
       }
@@ -108,17 +111,18 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
 std::string format_sweep_table(const std::vector<SweepRow>& rows) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-10s %5s %6s %11s %11s %11s %11s %8s %9s %9s %9s %9s %12s\n", "plan", "depth",
-                "batch", "arena", "peak meas", "act plan", "act meas", "recomp", "fwd ms", "recomp ms", "bwd ms",
-                "step ms", "samples/s");
+  std::snprintf(line, sizeof line, "%-10s %5s %6s %11s %11s %11s %11s %8s %9s %9s %9s %9s %9s %12s\n", "plan",
+                "depth", "batch", "arena", "peak meas", "act plan", "act meas", "recomp", "fwd ms", "recomp ms",
+                "bwd ms", "step ms", "pred ms", "samples/s");
   out << line;
   for (const SweepRow& row : rows) {
     const std::string recompute = format_percent(row.recompute_fraction, 1.0, 0);
-    std::snprintf(line, sizeof line, "%-10s %5zu %6zu %11s %11s %11s %11s %8s %9.3f %9.3f %9.3f %9.3f %12.0f\n",
+    std::snprintf(line, sizeof line, "%-10s %5zu %6zu %11s %11s %11s %11s %8s %9.3f %9.3f %9.3f %9.3f %9.3f %12.0f\n",
                   row.plan.c_str(), row.depth, row.batch, format_bytes(row.planned_arena_bytes).c_str(),
                   format_bytes(row.measured_peak_bytes).c_str(), format_bytes(row.planned_activation_peak_bytes).c_str(),
                   row.measured_activation_peak_bytes ? format_bytes(*row.measured_activation_peak_bytes).c_str() : "-",
-                  recompute.c_str(), row.forward_ms, row.recompute_ms, row.backward_ms, row.step_ms, row.samples_per_second);
+                  recompute.c_str(), row.forward_ms, row.recompute_ms, row.backward_ms, row.step_ms, row.predicted_step_ms,
+                  row.samples_per_second);
     out << line;
   }
   return out.str();
@@ -128,13 +132,13 @@ std::string sweep_csv(const std::vector<SweepRow>& rows) {
   std::ostringstream out;
   out << "plan,depth,batch,planned_arena_bytes,measured_peak_bytes,planned_activation_peak_bytes,"
          "measured_activation_peak_bytes,recompute_fraction,forward_ms,recompute_ms,backward_ms,update_ms,step_ms,"
-         "samples_per_second\n";
+         "samples_per_second,predicted_step_ms\n";
   for (const SweepRow& row : rows) {
     out << row.plan << ',' << row.depth << ',' << row.batch << ',' << row.planned_arena_bytes << ','
         << row.measured_peak_bytes << ',' << row.planned_activation_peak_bytes << ','
         << (row.measured_activation_peak_bytes ? std::to_string(*row.measured_activation_peak_bytes) : "") << ','
         << row.recompute_fraction << ',' << row.forward_ms << ',' << row.recompute_ms << ',' << row.backward_ms << ','
-        << row.update_ms << ',' << row.step_ms << ',' << row.samples_per_second << '\n';
+        << row.update_ms << ',' << row.step_ms << ',' << row.samples_per_second << ',' << row.predicted_step_ms << '\n';
   }
   return out.str();
 }
@@ -158,6 +162,7 @@ nlohmann::json sweep_json(const std::vector<SweepRow>& rows, const SweepConfig& 
                          {"backward_ms", row.backward_ms},
                          {"update_ms", row.update_ms},
                          {"step_ms", row.step_ms},
+                         {"predicted_step_ms", row.predicted_step_ms},
                          {"samples_per_second", row.samples_per_second}});
   }
   return {{"egc_bench_version", 1},

@@ -4,12 +4,14 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "planner/device_profile.h"
 #include "planner/model_spec.h"
 #include "runtime/backend.h"
 
@@ -26,6 +28,7 @@ struct SweepConfig {
   std::size_t profile_steps = 3;           // steps timed op by op (synchronised) for the split
   bool measure_activations = true;         // also run per-buffer steps to measure the activation peak
   std::uint64_t seed = 0;
+  std::shared_ptr<const DeviceProfile> profile;  // --profile; null: the backend's default
 };
 
 struct SweepRow {
@@ -43,6 +46,7 @@ struct SweepRow {
   double backward_ms = 0;         // loss and backward ops, recompute included
   double update_ms = 0;
   double step_ms = 0;             // median of the timed steps (no extra synchronisation)
+  double predicted_step_ms = 0;   // the plan's prediction from the device profile
   double samples_per_second = 0;
 };
 

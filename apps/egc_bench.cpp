@@ -1,6 +1,7 @@
 // egc_bench: compares plans across batch sizes and depths: planned and measured peak memory,
 // forward / recompute / backward time, step time and throughput, as a table, CSV and JSON;
-// with --curve, recomputation against activation budget instead (apps/budget_curve.h).
+// with --curve, recomputation against activation budget instead (apps/curve_command.h); with
+// --calibrate, a device profile for --profile (apps/calibrate_command.h).
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -10,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/bench_sweep.h"
+#include "apps/calibrate_command.h"
 #include "apps/curve_command.h"
 #include "cli/cli.h"
 #include "planner/errors.h"
@@ -17,6 +19,7 @@
 #include "planner/units.h"
 #include "runtime/atomic_file.h"
 #include "runtime/backend_factory.h"
+#include "runtime/calibration.h"
 
 namespace {
 
@@ -38,6 +41,7 @@ struct BenchFlags {
   std::string csv;
   std::string json;
   std::string log_level = "info";
+  std::string profile;
 };
 
 int bench_main(const CLI::App& app, const BenchFlags& flags) {
@@ -57,6 +61,7 @@ int bench_main(const CLI::App& app, const BenchFlags& flags) {
   config.profile_steps = egc::parse_whole(flags.profile_steps, "--profile-steps", 1, 1u << 20);
   config.measure_activations = !flags.no_activation_measure;
   config.seed = egc::parse_whole(flags.seed, "--seed", 0, ~std::uint64_t{0} >> 1);
+  if (!flags.profile.empty()) config.profile = egc::load_profile(flags.profile);
   const egc::DeviceChoiceAndOptions device = egc::resolve_device(app, flags.device);
   for (std::size_t depth : config.depths) {
     egc::ModelSpec model = config.model;
@@ -92,10 +97,19 @@ int bench_main(const CLI::App& app, const BenchFlags& flags) {
 
 // The curve mode takes its model from the shared flags and its own; each mode refuses the
 // other's flags rather than ignoring them.
-int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags& curve) {
+int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags& curve,
+             const egc::CalibrateFlags& calibrate) {
   const char* sweep_only[] = {"--plans", "--batches", "--depths", "--steps", "--warmup", "--profile-steps",
                               "--no-activation-measure", "--device", "--tf32", "--sim-memory", "--sim-granularity",
-                              "--seed"};
+                              "--seed", "--profile"};
+  if (!calibrate.calibrate)
+    for (const char* flag : egc::kCalibrateOnlyFlags)
+      if (app.count(flag) > 0) throw egc::UsageError(std::string(flag) + ": belongs to --calibrate, which is not given");
+  if (calibrate.calibrate) {
+    if (curve.curve) throw egc::UsageError("--calibrate: measures a device; --curve plans a model: give one of them");
+    egc::setup_logging(flags.log_level);
+    return egc::run_calibrate(app, calibrate, flags.device, flags.out);
+  }
   if (!curve.curve) {
     for (const char* flag : egc::kCurveOnlyFlags)
       if (app.count(flag) > 0) throw egc::UsageError(std::string(flag) + ": belongs to --curve, which is not given");
@@ -129,7 +143,8 @@ int main(int argc, char** argv) {
   app.add_option("--depths", flags.depths, "Comma-separated numbers of hidden layers")->type_name("LIST");
   app.add_option("--width", flags.width, "Width of every hidden layer")->type_name("H");
   app.add_option("--in", flags.in, "Input features")->type_name("D");
-  app.add_option("--out", flags.out, "Output features")->type_name("D");
+  app.add_option("--out", flags.out, "Output features; with --calibrate: the FILE the profile is written to")
+      ->type_name("D|FILE");
   app.add_option("--activation", flags.activation, "relu, gelu, tanh")->type_name("NAME");
   app.add_option("--optimizer", flags.optimizer, "sgd, adam")->type_name("NAME");
   app.add_option("--steps", flags.steps, "Timed steps per row (the median is reported)")->type_name("N");
@@ -140,10 +155,14 @@ int main(int argc, char** argv) {
                "Skip the per-buffer run that measures the activation peak");
   egc::add_device_flags(app, flags.device, "Options", "auto, cpu, cuda, sim (the CPU behind a simulated CUDA driver)");
   app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
+  app.add_option("--profile", flags.profile, "Device profile for the predicted step times (default: the device's shipped one)")
+      ->type_name("FILE");
   app.add_option("--csv", flags.csv, "Write the rows as CSV to FILE")->type_name("FILE");
   app.add_option("--json", flags.json, "Write the rows and the configuration as JSON to FILE")->type_name("FILE");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")->type_name("LEVEL");
   egc::CurveFlags curve;
   egc::add_curve_flags(app, curve);
-  return egc::run_app(app, argc, argv, [&] { return dispatch(app, flags, curve); });
+  egc::CalibrateFlags calibrate;
+  egc::add_calibrate_flags(app, calibrate);
+  return egc::run_app(app, argc, argv, [&] { return dispatch(app, flags, curve, calibrate); });
 }

@@ -115,7 +115,7 @@ int train_main(const CLI::App& app, const egc::TrainFlags& flags) {
   report["measured"] = egc::measured_to_json(run.measured.memory);
   report["measured"]["granularity_bytes"] = granularity ? nlohmann::json(granularity->granularity) : nlohmann::json(nullptr);
   report["measured"]["verdict"] = egc::verdict_to_json(verdict);
-  report["training"] = egc::training_to_json(run, data.train_rows.size());
+  report["training"] = egc::training_to_json(run, data.train_rows.size(), plan.predicted_step_ms);
   if (run.evaluation && !run.evaluation->predictions.empty())
     report["evaluation"] = egc::evaluation_to_json(*run.evaluation, data, kReportedPredictions);
   if (!flags.save.empty()) {

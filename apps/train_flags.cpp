@@ -5,6 +5,7 @@
 
 #include "planner/units.h"
 #include "runtime/atomic_file.h"
+#include "runtime/calibration.h"
 #include "runtime/step_memory.h"
 
 namespace egc {
@@ -62,6 +63,10 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
       ->type_name("MODE")->group("Device");
   app.add_option("--measure-steps", flags.measure_steps, "Steps whose every op is bracketed by a memory sample (then one sample per step)")
       ->type_name("N")->group("Device");
+  app.add_option("--profile", flags.profile,
+                 "Device profile to predict step times from (egc_bench --calibrate writes one; default: the "
+                 "backend's shipped profile)")
+      ->type_name("FILE")->group("Device");
   app.add_option("--export-batches", flags.export_batches,
                  "Write the dataset and the rows of every training batch (safetensors: inputs, targets, "
                  "eval_rows, batch_rows) so another framework can replay the run")
@@ -99,6 +104,8 @@ TrainConfig resolve_train_flags(const CLI::App& app, const TrainFlags& flags) {
   if (!flags.log_every.empty()) config.log_every = parse_whole(flags.log_every, "--log-every", 1, ~0u);
   if (!flags.max_memory.empty()) config.run.max_memory = parse_size(flags.max_memory, "--max-memory");
   config.run.single_update = flags.single_update || settings.accumulate > 1;
+  config.run.micro_batches = settings.accumulate;
+  if (!flags.profile.empty()) config.run.profile = load_profile(flags.profile);
   if (!flags.report.empty()) check_writable(flags.report, "--report");
   if (!flags.save.empty()) check_writable(flags.save, "--save");
   if (!flags.export_batches.empty()) check_writable(flags.export_batches, "--export-batches");

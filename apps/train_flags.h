@@ -47,6 +47,7 @@ struct TrainFlags {
   std::string log_level = "info";
   std::string log_every;
   std::string measure_steps = "2";
+  std::string profile;
 };
 
 constexpr std::size_t kDefaultEpochs = 2;

@@ -67,7 +67,10 @@ void print_comparison(const Plan& plan, const RunSummary& run, std::optional<dou
     print_row("activation peak", format_bytes(plan.activation_peak_bytes), "-",
               measured.alloc == AllocMode::arena ? "(one arena; see --alloc per-buffer)"
                                                  : "(a device shows the transient peak, below)");
-  std::printf("  step time          %.3f ms (median), %.0f samples/s\n", run.median_step_ms(), run.samples_per_second());
+  std::printf("  step time          %.3f ms (median), %.0f samples/s; predicted %.3f ms (%s, profile: %s)\n",
+              run.median_step_ms(), run.samples_per_second(), plan.predicted_step_ms,
+              format_percent(plan.predicted_step_ms - run.median_step_ms(), run.median_step_ms(), 1, true).c_str(),
+              plan.profile_name.c_str());
   if (run.evaluation) {
     std::printf("  evaluation MSE     %.6g over %zu rows", run.evaluation->mse, run.evaluation->rows);
     if (noise) std::printf(" (noise variance %.6g)", *noise * *noise);
@@ -75,7 +78,7 @@ void print_comparison(const Plan& plan, const RunSummary& run, std::optional<dou
   }
 }
 
-nlohmann::json training_to_json(const RunSummary& run, std::size_t train_rows) {
+nlohmann::json training_to_json(const RunSummary& run, std::size_t train_rows, double plan_predicted_ms) {
   const std::vector<float>& losses = run.measured.losses;
   return {{"steps", run.steps},
           {"epochs", static_cast<double>(run.steps * run.samples_per_step) / static_cast<double>(train_rows)},
@@ -84,6 +87,7 @@ nlohmann::json training_to_json(const RunSummary& run, std::size_t train_rows) {
           {"eval_mse", run.evaluation ? nlohmann::json(run.evaluation->mse) : nlohmann::json(nullptr)},
           {"seconds", run.seconds},
           {"step_ms", run.median_step_ms()},
+          {"predicted_step_ms", plan_predicted_ms},
           {"step_times_ms", run.measured.step_ms},
           {"samples_per_second", run.samples_per_second()}};
 }

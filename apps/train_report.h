@@ -39,7 +39,8 @@ struct RunSummary {
 // for the synthetic task.
 void print_comparison(const Plan& plan, const RunSummary& run, std::optional<double> noise);
 
-nlohmann::json training_to_json(const RunSummary& run, std::size_t train_rows);
+// `plan_predicted_ms`: the plan's predicted step time, reported beside the measured median.
+nlohmann::json training_to_json(const RunSummary& run, std::size_t train_rows, double plan_predicted_ms);
 // The first `kept` evaluation rows with their predictions, for plots.
 nlohmann::json evaluation_to_json(const Evaluation& evaluation, const Dataset& data, std::size_t kept);
 

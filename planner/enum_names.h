@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -50,6 +51,14 @@ std::string accepted_names(const EnumName<Enum> (&table)[N]) {
     text += entry.name;
   }
   return text;
+}
+
+// The enumerator named `text`, accepted on the command line or not; nullopt for no name.
+template <class Enum, std::size_t N>
+std::optional<Enum> find_name(const EnumName<Enum> (&table)[N], std::string_view text) {
+  for (const EnumName<Enum>& entry : table)
+    if (text == entry.name) return entry.value;
+  return std::nullopt;
 }
 
 // The enumerator named `text`; UsageError "<flag>: unknown <what> '<text>' (accepted: ...)".

@@ -9,6 +9,7 @@
 #include "planner/chain.h"
 #include "planner/chen_greedy.h"
 #include "planner/errors.h"
+#include "planner/step_time.h"
 #include "planner/units.h"
 
 namespace egc {
@@ -47,6 +48,7 @@ bool over_user_limit(const Plan& plan, const StepContext& context) {
 Plan make_plan(const ModelSpec& model, const StepContext& context, const PlanSpec& spec) {
   const Chain chain = build_chain(model);
   Plan plan = plan_for(chain, model, context, spec);
+  predict_step_time(plan, KernelTimer(profile_of(context), "--profile"));
   if (over_user_limit(plan, context))
     throw UsageError("--max-memory " + format_bytes(context.memory_limit_bytes) + ": plan '" + spec.text +
                      "' needs an arena of " + format_bytes(plan.arena_bytes) + " (" + std::to_string(plan.arena_bytes) +

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "planner/enum_names.h"
 
 namespace egc {
+
+struct DeviceProfile;  // planner/device_profile.h
 
 enum class Activation { identity, relu, gelu, tanh };
 inline constexpr EnumName<Activation> kActivationNames[] = {
@@ -50,6 +53,12 @@ struct StepContext {
   // layer is updated right after its backward and its gradients die there, as with PyTorch's
   // optimizer-in-backward hooks: the step never holds the gradients of the whole model.
   bool single_update = false;
+  // Micro-batches per optimizer step (--accumulate): the ops before the final update run this
+  // many times. Only the predicted step time depends on it.
+  std::size_t micro_batches = 1;
+  // What the predicted times are computed from (planner/device_profile.h); null: the CPU
+  // reference backend's default profile.
+  std::shared_ptr<const DeviceProfile> profile;
 };
 
 constexpr const char* to_string(Activation activation) { return name_of(kActivationNames, activation); }

@@ -92,6 +92,7 @@ struct Op {
   std::size_t gradient_first = 0;
   std::vector<BufferId> reads;   // every buffer the op reads, persistent ones included
   std::vector<BufferId> writes;  // every buffer the op writes
+  double predicted_ms = 0;       // its kernels priced by the device profile (planner/step_time.h)
 };
 
 // The buffers every step uses, whatever the schedule (kNoBuffer where not needed).
@@ -135,6 +136,8 @@ struct Plan {
   std::size_t recomputed_forwards = 0;
   std::size_t recompute_flops = 0;
   std::size_t forward_flops = 0;        // one forward pass of the whole chain
+  double predicted_step_ms = 0;         // planner/step_time.h: the ops and the batch loads of a step
+  std::string profile_name;             // the device profile the prediction comes from
   std::array<KindTotals, kBufferKindCount> breakdown{};
 
   std::size_t loss_op() const;  // index of the loss op

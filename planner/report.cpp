@@ -65,18 +65,37 @@ static std::vector<std::size_t> activation_bytes_per_op(const Plan& plan) {
   return live_bytes_per_op(plan, [](const Buffer& buffer) { return counts_as_activation(buffer.kind); });
 }
 
+namespace {
+
+std::string format_ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, ms < 10 ? "%.3f ms" : "%.1f ms", ms);
+  return text;
+}
+
+double predicted_ms(const Plan& plan, std::size_t begin, std::size_t end) {
+  double ms = 0;
+  for (std::size_t i = begin; i < end; ++i) ms += plan.ops[i].predicted_ms;
+  return ms;
+}
+
+}  // namespace
+
 std::string format_segments(const Plan& plan) {
   std::ostringstream out;
   const std::size_t peak = plan.live_peak_bytes;
   const std::vector<std::size_t> activations = activation_bytes_per_op(plan);
-  // One line per phase, showing the phase's op with the most live bytes.
-  auto line = [&](const std::string& label, const std::string& detail, std::size_t op) {
+  // One line per phase (ops [begin, end)), showing the phase's op with the most live bytes and
+  // the phase's predicted time.
+  auto line = [&](const std::string& label, const std::string& detail, std::size_t op, std::size_t begin,
+                  std::size_t end) {
     const std::size_t live = plan.live_bytes[op], part = activations[op];
     out << "  " << pad_right(label, 12) << pad_right(detail, 46) << pad_left(format_bytes(live), 12)
-        << pad_left(format_bytes(part), 12) << "  " << format_bar(live - part, part, peak, kBarWidth) << "\n";
+        << pad_left(format_bytes(part), 12) << pad_left(format_ms(predicted_ms(plan, begin, end)), 12) << "  "
+        << format_bar(live - part, part, peak, kBarWidth) << "\n";
   };
   out << "  " << pad_right("phase", 12) << pad_right("layers", 46) << pad_left("peak live", 12)
-      << pad_left("activations", 12) << "\n";
+      << pad_left("activations", 12) << pad_left("predicted", 12) << "\n";
   auto fuller = [&](std::size_t a, std::size_t b) { return plan.live_bytes[b] > plan.live_bytes[a] ? b : a; };
   std::size_t i = 0;
   std::vector<std::size_t> forward;
@@ -86,15 +105,16 @@ std::string format_segments(const Plan& plan) {
     fullest = fuller(fullest, i);
   }
   line("forward", "layers " + format_layer_ranges(forward) + "; keeps " + format_layer_ranges(plan.checkpoints),
-       fullest);
+       fullest, 0, i);
   std::size_t segment = 0;
   while (i < plan.ops.size()) {
     const Op& op = plan.ops[i];
     if (op.kind == OpKind::loss || op.kind == OpKind::update) {
-      line(to_string(op.kind), "", i);
+      line(to_string(op.kind), "", i, i, i + 1);
       ++i;
       continue;
     }
+    const std::size_t begin = i;
     std::vector<std::size_t> recomputed, backward;
     fullest = i;
     for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::recompute; ++i) {
@@ -110,7 +130,8 @@ std::string format_segments(const Plan& plan) {
     }
     for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) fullest = fuller(fullest, i);
     line("segment " + std::to_string(++segment),
-         "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed), fullest);
+         "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed), fullest,
+         begin, i);
   }
   return out.str();
 }
@@ -120,13 +141,14 @@ std::string format_ops(const Plan& plan) {
   const std::size_t peak = plan.live_peak_bytes;
   const std::vector<std::size_t> activations = activation_bytes_per_op(plan);
   out << "  " << pad_left("op", 6) << "  " << pad_right("kind", 10) << pad_left("layer", 6) << pad_left("live", 14)
-      << pad_left("activations", 14) << "\n";
+      << pad_left("activations", 14) << pad_left("predicted", 12) << "\n";
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
     const Op& op = plan.ops[i];
     const std::size_t live = plan.live_bytes[i], part = activations[i];
     out << "  " << pad_left(std::to_string(i), 6) << "  " << pad_right(to_string(op.kind), 10)
         << pad_left(op.layer < 0 ? "-" : std::to_string(op.layer), 6) << pad_left(format_bytes(live), 14)
-        << pad_left(format_bytes(part), 14) << "  " << format_bar(live - part, part, peak, kBarWidth)
+        << pad_left(format_bytes(part), 14) << pad_left(format_ms(op.predicted_ms), 12) << "  "
+        << format_bar(live - part, part, peak, kBarWidth)
         << (live == peak ? "  <- peak" : "") << "\n";
   }
   return out.str();
@@ -153,6 +175,8 @@ std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
     out << ", gap " << format_bytes(plan.arena_bytes - plan.live_peak_bytes) << " ("
         << format_percent(plan.arena_bytes - plan.live_peak_bytes, plan.live_peak_bytes) << ")";
   out << " [" << plan.layout_strategy << "]\n";
+  out << "  step time       " << format_ms(plan.predicted_step_ms) << " predicted (profile: " << plan.profile_name
+      << ")\n";
   return out.str();
 }
 
@@ -195,7 +219,8 @@ nlohmann::json plan_to_json(const Plan& plan) {
                    {"layer", op.layer},
                    {"reads", op.reads},
                    {"writes", op.writes},
-                   {"live_bytes", plan.live_bytes[i]}});
+                   {"live_bytes", plan.live_bytes[i]},
+                   {"predicted_ms", op.predicted_ms}});
   }
   return {
       {"name", plan.name},
@@ -211,6 +236,8 @@ nlohmann::json plan_to_json(const Plan& plan) {
       {"arena_gap_bytes", plan.arena_bytes - plan.live_peak_bytes},
       {"layout_strategy", plan.layout_strategy},
       {"alignment_bytes", kArenaAlignment},
+      {"predicted_step_ms", plan.predicted_step_ms},
+      {"profile", plan.profile_name},
       {"breakdown", breakdown},
       {"buffers", buffers},
       {"ops", ops},

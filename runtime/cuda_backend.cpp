@@ -27,7 +27,7 @@
 #include "planner/units.h"
 #include "runtime/activation_code.h"
 #include "runtime/allocation_ledger.h"
-#include "runtime/gemm_shapes.h"
+#include "planner/gemm_shapes.h"
 #include "runtime/gemm_mapping.h"
 
 namespace egc {

@@ -7,7 +7,7 @@
 
 #include "planner/plan.h"
 #include "runtime/backend.h"
-#include "runtime/gemm_shapes.h"
+#include "planner/gemm_shapes.h"
 #include "runtime/step_memory.h"
 
 namespace egc {

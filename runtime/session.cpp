@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "planner/make_plan.h"
+#include "runtime/calibration.h"
 
 namespace egc {
 
@@ -12,6 +13,8 @@ StepContext step_context(const ModelSpec& model, const Dataset& data, Backend& b
   context.dataset_rows = data.rows();
   context.workspace_bytes = backend.workspace_bytes(build_chain(model));
   context.single_update = options.single_update;
+  context.micro_batches = options.micro_batches;
+  context.profile = options.profile ? options.profile : default_profile(backend);
   if (options.max_memory) {
     context.memory_limit_bytes = *options.max_memory;
     context.memory_limit_source = MemoryLimitSource::user;

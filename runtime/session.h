@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "planner/device_profile.h"
 #include "planner/model_spec.h"
 #include "planner/plan.h"
 #include "planner/schedule.h"
@@ -28,6 +29,10 @@ struct RunOptions {
   // The arena's limit: --max-memory as given; otherwise the device's free memory where the backend
   // reports one (planner/auto_plan.h keeps a margin below it), none on the host.
   std::optional<std::size_t> max_memory;
+  std::size_t micro_batches = 1;  // --accumulate: for the predicted step time
+  // What the plan's times are predicted from (--profile; runtime/calibration.h choose_profile);
+  // null: the backend's default profile.
+  std::shared_ptr<const DeviceProfile> profile;
 };
 
 // The step context of `model` training on `data` with `backend`: the resident rows, the backend's

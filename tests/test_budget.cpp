@@ -446,7 +446,7 @@ TEST_CASE("auto: the fastest plan whose arena fits the limit, and why") {
   CHECK(tight.description.find("none needs " + format_bytes(none.arena_bytes)) != std::string::npos);
   // The least recomputation within the limit: the budget plan for the activation room left.
   const std::size_t persistent = none.arena_bytes - none.activation_peak_bytes;
-  const Plan budget = make_plan(model, StepContext{1000, 0},
+  const Plan budget = make_plan(model, StepContext{1000, 0, 0, MemoryLimitSource::none, false, 1, nullptr},
                                 parse_plan("budget:" + std::to_string(context.memory_limit_bytes - persistent)));
   CHECK(tight.recompute_flops == budget.recompute_flops);
 

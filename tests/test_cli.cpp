@@ -226,6 +226,39 @@ TEST_CASE("--sim-* flags: checked, and only with --device sim") {
   }
 }
 
+TEST_CASE("egc_bench --calibrate writes a profile that egc_train --profile predicts from") {
+  const std::string profile = "test_cli_profile.json", report = "test_cli_profile_report.json";
+  std::remove(profile.c_str());
+  Result result = run_bench("--calibrate --device cpu --calibrate-sizes 1,8 --out " + profile);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK(result.output.find("device profile: cpu (reference backend)") != std::string::npos);
+  result = run("--dry-run --plan sqrtn --profile " + profile + " --report " + report);
+  CHECK(result.code == 0);
+  CHECK(result.output.find("predicted (profile: cpu (reference backend))") != std::string::npos);
+  const nlohmann::json plan = nlohmann::json::parse(read_file(report))["plan"];
+  double ops = 0;
+  for (const nlohmann::json& op : plan["ops"]) ops += op["predicted_ms"].get<double>();
+  CHECK(plan["predicted_step_ms"].get<double>() > ops);  // the ops, and the batch load around them
+  CHECK(plan["profile"] == "cpu (reference backend)");
+  std::remove(profile.c_str());
+  std::remove(report.c_str());
+  const std::pair<std::string, const char*> errors[] = {
+      {"--calibrate --device cpu", "--calibrate: needs --out FILE"},
+      {"--calibrate-sizes 1,8", "--calibrate-sizes: belongs to --calibrate"},
+      {"--calibrate --curve --out x.json", "--calibrate: measures a device; --curve plans a model"},
+  };
+  for (const auto& [args, expected] : errors) {
+    result = run_bench(args);
+    INFO(args << "\n" << result.output);
+    CHECK(result.code == 2);
+    CHECK(result.output.find(expected) != std::string::npos);
+  }
+  result = run("--dry-run --profile no_such_profile.json");
+  CHECK(result.code == 2);
+  CHECK(result.output.find("--profile: cannot read 'no_such_profile.json'") != std::string::npos);
+}
+
 TEST_CASE("gpu_step_bench --device sim: completes, writes its JSON, every verdict passes") {
   const std::string json_path = "test_cli_step_bench.json";
   std::remove(json_path.c_str());

@@ -234,7 +234,7 @@ TEST_CASE("sizes whose byte counts overflow 64 bits are rejected") {
 }
 
 TEST_CASE("the JSON report states the plan: every documented field, with the plan's values") {
-  const Plan plan = make_plan(equal_model(5, 32, 16), StepContext{1000, 0}, parse_plan("sqrtn"));
+  const Plan plan = make_plan(equal_model(5, 32, 16), StepContext{1000, 0, 0, MemoryLimitSource::none, false, 1, nullptr}, parse_plan("sqrtn"));
   const nlohmann::json json = plan_to_json(plan);
   CHECK(json["name"] == "sqrtn");
   CHECK(json["description"] == plan.description);

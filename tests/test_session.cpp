@@ -10,7 +10,7 @@
 
 #include "runtime/cpu_backend.h"
 #include "runtime/forwarding_backend.h"
-#include "runtime/gemm_shapes.h"
+#include "planner/gemm_shapes.h"
 #include "runtime/memory_report.h"
 #include "runtime/session.h"
 
