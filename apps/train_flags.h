@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/checkpoint_flags.h"
 #include "cli/cli.h"
 #include "planner/model_spec.h"
 #include "planner/report.h"
@@ -47,6 +48,7 @@ struct TrainFlags {
   std::string log_level = "info";
   std::string log_every;
   std::string measure_steps = "2";
+  CheckpointFlags checkpoint;
 };
 
 constexpr std::size_t kDefaultEpochs = 2;
@@ -68,6 +70,7 @@ struct TrainConfig {
   std::optional<std::size_t> steps;
   std::optional<double> epochs;
   std::optional<std::size_t> log_every;
+  CheckpointConfig checkpoint;
 };
 
 void add_train_flags(CLI::App& app, TrainFlags& flags);
