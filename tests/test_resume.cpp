@@ -26,7 +26,10 @@ using egc::test::Process;
 using egc::test::read_file;
 using egc::test::run_command;
 
-const std::string kTrain = EGC_TRAIN_PATH;
+// One OpenMP thread: these runs are a few milliseconds of tiny GEMMs, which threads that wait on
+// cores taken by the other tests ctest runs at once slow down a hundredfold (results are the
+// same for any thread count: every GEMM element accumulates in one order).
+const std::string kTrain = std::string("env OMP_NUM_THREADS=1 ") + EGC_TRAIN_PATH;
 // 200 steps of a small model: 1,800 training rows in batches of 16 make 112 a epoch, so a run
 // crosses an epoch and its reshuffle. --log-every 1 logs "step N/T" at each step.
 const std::map<std::string, std::string> kModel = {
