@@ -232,7 +232,7 @@ std::pair<std::optional<NonFiniteError>, std::size_t> train_poisoned(Setup& s, b
 
 }  // namespace
 
-TEST_CASE("finite check: a non-finite loss names its step and micro-batch; --check-finite names the layer") {
+TEST_CASE("finite check: a non-finite loss names its step and micro-batch, --check-finite the layer") {
   const Case c{"sgd accumulate 2", Optimizer::sgd, 2, "sqrtn", "sqrtn", AllocMode::arena};
   // tanh carries a NaN in the data through to the loss, in the micro-batch that holds its row.
   Setup tanh_model = setup_for(c);

@@ -141,7 +141,7 @@ TEST_CASE("resume: a second signal exits at once, writing neither checkpoint nor
   CHECK(!exists("twice.json"));
 }
 
-TEST_CASE("resume: non-finite values stop with exit 1 naming the step; the last good checkpoint still loads") {
+TEST_CASE("resume: non-finite values stop with exit 1 naming the step, and the last good checkpoint still loads") {
   remove_files({"nan_ck.safetensors", "nan.json"});
   // A learning rate that diverges: the parameters overflow within a few steps.
   for (const std::string check : {"", "--check-finite"}) {
