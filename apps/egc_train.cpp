@@ -1,9 +1,7 @@
 // egc_train: plans the memory of an MLP training step, prints the schedule, trains, and ends
 // with planned versus measured memory.
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -15,9 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "apps/progress.h"
 #include "apps/train_flags.h"
 #include "apps/train_report.h"
+#include "apps/training_loop.h"
 #include "cli/cli.h"
 #include "planner/report.h"
 #include "planner/units.h"
@@ -51,24 +49,6 @@ std::size_t total_steps(const egc::TrainConfig& config, const egc::Dataset& data
                                                              samples_per_step));
 }
 
-// Trains under the session's meter with progress on stderr; every --log-every steps' loss is
-// kept for the report.
-egc::RunSummary train(egc::Session& session, const egc::TrainConfig& config, std::size_t steps) {
-  egc::RunSummary run;
-  run.steps = steps;
-  run.samples_per_step = config.model.batch * config.settings.accumulate;
-  const std::size_t log_every = config.log_every.value_or(std::max<std::size_t>(1, steps / 20));
-  egc::Progress progress(steps, run.samples_per_step, log_every, ::isatty(::fileno(stderr)) != 0);
-  const auto start = std::chrono::steady_clock::now();
-  run.measured = session.train(steps, config.measure_steps, [&](std::size_t step, float loss) {
-    if (step % log_every == 0 || step == steps) run.logged_losses.push_back({{"step", step}, {"loss", loss}});
-    progress.update(step, loss);
-  });
-  progress.finish();
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return run;
-}
-
 int train_main(const CLI::App& app, const egc::TrainFlags& flags) {
   egc::setup_logging(flags.log_level);
   const egc::TrainConfig config = egc::resolve_train_flags(app, flags);
@@ -80,9 +60,13 @@ int train_main(const CLI::App& app, const egc::TrainFlags& flags) {
   if (config.schedule != egc::ScheduleDetail::none) std::cout << egc::format_schedule(plan, config.schedule) << std::flush;
   std::optional<std::vector<float>> loaded_parameters;
   if (!flags.load.empty()) loaded_parameters = egc::load_safetensors(flags.load, plan.chain);
+  const std::size_t steps = total_steps(config, data);
+  std::optional<egc::TrainingState> resumed = egc::read_resume_state(config, plan, data, steps);
+  if (resumed) loaded_parameters = resumed->params;
   nlohmann::json report = {{"egc_report_version", egc::kReportVersion},
                            {"config", egc::config_to_json(flags, config, backend->description(), data)},
                            {"plan", egc::plan_to_json(plan)}};
+  report["config"].update(egc::checkpoint_config_to_json(config.checkpoint));
   auto write_report = [&] {
     if (flags.report.empty()) return;
     egc::write_file_atomically(flags.report, "--report", [&](std::ostream& out) { out << report.dump(2) << "\n"; });
@@ -101,12 +85,15 @@ int train_main(const CLI::App& app, const egc::TrainFlags& flags) {
       egc::measure_allocation_granularity(*backend, {egc::bytes_needed(plan, config.settings.alloc)});
   if (granularity) spdlog::info("device allocation granularity: {}", granularity->summary());
   egc::Session session(plan, *backend, data, config.settings, loaded_parameters ? &*loaded_parameters : nullptr);
+  if (resumed) session.trainer().restore(*resumed);
   std::vector<std::uint32_t> batch_rows;
   if (!flags.export_batches.empty()) session.trainer().record_batches(&batch_rows);
 
-  const std::size_t steps = total_steps(config, data);
-  egc::RunSummary run = train(session, config, steps);
-  run.evaluation = session.trainer().evaluate(!flags.report.empty());
+  egc::TrainingOutcome outcome =
+      egc::run_training(session, *backend, config, data, steps, resumed ? std::optional(resumed->step) : std::nullopt);
+  egc::RunSummary& run = outcome.run;
+  const bool completed = outcome.end.exit_code == 0;
+  if (completed) run.evaluation = session.trainer().evaluate(!flags.report.empty());
   egc::print_comparison(plan, run, flags.data.empty() ? std::optional<double>(config.noise) : std::nullopt);
   const egc::MemoryVerdict verdict =
       egc::memory_verdict(plan, run.measured.memory, granularity ? granularity->granularity : 1);
@@ -116,6 +103,12 @@ int train_main(const CLI::App& app, const egc::TrainFlags& flags) {
   report["measured"]["granularity_bytes"] = granularity ? nlohmann::json(granularity->granularity) : nlohmann::json(nullptr);
   report["measured"]["verdict"] = egc::verdict_to_json(verdict);
   report["training"] = egc::training_to_json(run, data.train_rows.size(), plan.predicted_step_ms);
+  report["training"].update(egc::outcome_to_json(outcome, config.checkpoint.path));
+  if (!completed) {  // what the run did is reported; nothing else is written
+    write_report();
+    if (outcome.end.exit_code == 1) throw std::runtime_error(outcome.end.message);
+    return outcome.end.exit_code;
+  }
   if (run.evaluation && !run.evaluation->predictions.empty())
     report["evaluation"] = egc::evaluation_to_json(*run.evaluation, data, kReportedPredictions);
   if (!flags.save.empty()) {
@@ -123,7 +116,8 @@ int train_main(const CLI::App& app, const egc::TrainFlags& flags) {
     spdlog::info("parameters saved to {}", flags.save);
   }
   if (!flags.export_batches.empty()) {
-    egc::export_batches(flags.export_batches, data, batch_rows, steps * config.settings.accumulate, config.model.batch);
+    egc::export_batches(flags.export_batches, data, batch_rows, run.steps * config.settings.accumulate,
+                        config.model.batch);
     spdlog::info("dataset and batch rows written to {}", flags.export_batches);
   }
   write_report();

@@ -29,8 +29,9 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
       ->type_name("FILE")->group("Output");
   app.add_option("--save", flags.save, "Save the trained parameters (safetensors, PyTorch nn.Sequential names) to FILE")
       ->type_name("FILE")->group("Output");
-  app.add_option("--load", flags.load, "Start from parameters in a safetensors FILE (as written by --save)")
-      ->type_name("FILE")->group("Output");
+  auto* load = app.add_option("--load", flags.load, "Start from parameters in a safetensors FILE (as written by --save)")
+                   ->type_name("FILE")->group("Output");
+  add_checkpoint_flags(app, flags.checkpoint, load);
   auto* steps = app.add_option("--steps", flags.steps, "Optimizer steps to train (0: none; default: --epochs)")
                     ->type_name("N")->group("Training");
   app.add_option("--epochs", flags.epochs, "Passes over the training rows (default 2 when --steps is not given)")
@@ -109,6 +110,7 @@ TrainConfig resolve_train_flags(const CLI::App& app, const TrainFlags& flags) {
   if (!flags.report.empty()) check_writable(flags.report, "--report");
   if (!flags.save.empty()) check_writable(flags.save, "--save");
   if (!flags.export_batches.empty()) check_writable(flags.export_batches, "--export-batches");
+  config.checkpoint = resolve_checkpoint_flags(flags.checkpoint);
   return config;
 }
 

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/checkpoint_flags.h"
 #include "cli/cli.h"
 #include "planner/model_spec.h"
 #include "planner/report.h"
@@ -48,6 +49,7 @@ struct TrainFlags {
   std::string log_every;
   std::string measure_steps = "2";
   std::string profile;
+  CheckpointFlags checkpoint;
 };
 
 constexpr std::size_t kDefaultEpochs = 2;
@@ -69,6 +71,7 @@ struct TrainConfig {
   std::optional<std::size_t> steps;
   std::optional<double> epochs;
   std::optional<std::size_t> log_every;
+  CheckpointConfig checkpoint;
 };
 
 void add_train_flags(CLI::App& app, TrainFlags& flags);

@@ -72,6 +72,10 @@ bool parse_float(const std::string& text, float& value) {
 Dataset load_csv(const std::string& path, std::size_t in, std::size_t out) {
   std::ifstream file(path);
   if (!file) throw UsageError("--data: cannot open '" + path + "': " + std::strerror(errno));
+  return parse_csv(file, path, in, out);
+}
+
+Dataset parse_csv(std::istream& file, const std::string& path, std::size_t in, std::size_t out) {
   Dataset data;
   data.in = in;
   data.out = out;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ Dataset make_synthetic(std::size_t samples, std::size_t in, std::size_t out, dou
 // header line (no field numeric) is skipped; empty lines are skipped. Any malformed row throws
 // UsageError("--data: FILE line N: ...").
 Dataset load_csv(const std::string& path, std::size_t in, std::size_t out);
+// load_csv of text already open (`path` names it in messages).
+Dataset parse_csv(std::istream& text, const std::string& path, std::size_t in, std::size_t out);
 
 // A seeded random split: round(fraction * rows) evaluation rows, the rest for training.
 // Throws UsageError naming --eval-split when the fraction is outside [0, 1) or leaves no

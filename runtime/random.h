@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <string>
 
 namespace egc {
 
@@ -31,6 +33,21 @@ class Random {
   // Uniform integer in [0, n).
   std::uint64_t below(std::uint64_t n) { return static_cast<std::uint64_t>(uniform() * static_cast<double>(n)); }
   // Fisher-Yates with our own draws (std::shuffle's algorithm is unspecified).
+  // The engine's whole state as text (the standard's textual representation), and back: a
+  // checkpoint resumes the stream exactly. set_state returns false for text that is not one.
+  std::string state() const {
+    std::ostringstream out;
+    out << engine_;
+    return out.str();
+  }
+  bool set_state(const std::string& text) {
+    std::istringstream in(text);
+    std::mt19937_64 engine;
+    in >> engine;
+    if (in.fail() || !(in >> std::ws).eof()) return false;
+    engine_ = engine;
+    return true;
+  }
   template <class T>
   void shuffle(T* items, std::size_t count) {
     for (std::size_t i = count; i > 1; --i) {

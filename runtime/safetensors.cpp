@@ -1,11 +1,8 @@
 // safetensors: 8-byte little-endian header length, JSON header, raw little-endian data.
 #include "runtime/safetensors.h"
 
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -33,21 +30,17 @@ std::vector<TensorSlot> tensor_slots(const Chain& chain) {
   return slots;
 }
 
-std::string shape_text(const std::vector<std::size_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 }  // namespace
 
 std::string sequential_tensor_name(std::size_t layer, bool bias) {
   return std::to_string(2 * layer) + (bias ? ".bias" : ".weight");
 }
 
-void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors) {
+void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header;
   header["__metadata__"] = {{"format", "pt"}, {"producer", "egc"}};
+  for (const auto& [key, value] : metadata) header["__metadata__"][key] = value;
   std::size_t position = 0;
   for (const TensorView& tensor : tensors) {
     header[tensor.name] = {{"dtype", tensor.dtype}, {"shape", tensor.shape}, {"data_offsets", {position, position + tensor.bytes}}};
@@ -66,61 +59,33 @@ void write_safetensors(const std::string& path, const std::string& flag, const s
   });
 }
 
-void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,
-                      const std::string& flag) {
+std::vector<TensorView> parameter_views(const Chain& chain, const std::vector<float>& params) {
   std::vector<TensorView> tensors;
   for (const TensorSlot& slot : tensor_slots(chain))
     tensors.push_back({slot.name, "F32", slot.shape, params.data() + slot.offset, slot.count * sizeof(float)});
-  write_safetensors(path, flag, tensors);
+  return tensors;
+}
+
+void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,
+                      const std::string& flag) {
+  write_safetensors(path, flag, parameter_views(chain, params));
 }
 
 std::vector<float> load_safetensors(const std::string& path, const Chain& chain, const std::string& flag) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw UsageError(flag + ": cannot open '" + path + "': " + std::strerror(errno));
-  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  const std::string where = flag + ": '" + path + "' ";
-  if (bytes.size() < 8) throw UsageError(where + "is not a safetensors file (shorter than its 8-byte header length)");
-  std::uint64_t header_length = 0;
-  for (int i = 0; i < 8; ++i) header_length |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  if (header_length > bytes.size() - 8)
-    throw UsageError(where + "is truncated or corrupt (header of " + std::to_string(header_length) + " bytes, file of " +
-                     std::to_string(bytes.size()) + ")");
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.substr(8, header_length));
-  } catch (const nlohmann::json::exception& e) {
-    throw UsageError(where + "has a corrupt header: " + e.what());
-  }
-  if (!header.is_object()) throw UsageError(where + "has a corrupt header: not a JSON object");
-  const std::size_t data_start = 8 + header_length;
-  const std::size_t data_bytes = bytes.size() - data_start;
+  return parameters_from(read_safetensors(path, flag), chain);
+}
 
+std::vector<float> parameters_from(const SafetensorsFile& file, const Chain& chain) {
   std::vector<float> params(chain.param_count);
   std::set<std::string> expected;
   for (const TensorSlot& slot : tensor_slots(chain)) {
     expected.insert(slot.name);
-    if (!header.contains(slot.name))
-      throw UsageError(where + "has no tensor '" + slot.name + "' (the model needs shape " + shape_text(slot.shape) + ")");
-    const nlohmann::json& entry = header[slot.name];
-    try {
-      const std::string dtype = entry.at("dtype");
-      if (dtype != "F32") throw UsageError(where + "tensor '" + slot.name + "' is " + dtype + "; egc reads F32 only");
-      const std::vector<std::size_t> shape = entry.at("shape");
-      if (shape != slot.shape)
-        throw UsageError(where + "tensor '" + slot.name + "' has shape " + shape_text(shape) + ", the model needs " +
-                         shape_text(slot.shape));
-      const std::vector<std::size_t> offsets = entry.at("data_offsets");
-      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_bytes ||
-          offsets[1] - offsets[0] != slot.count * 4)
-        throw UsageError(where + "is truncated or corrupt (tensor '" + slot.name + "' data out of range)");
-      std::memcpy(params.data() + slot.offset, bytes.data() + data_start + offsets[0], slot.count * 4);
-    } catch (const nlohmann::json::exception& e) {
-      throw UsageError(where + "has a corrupt entry for '" + slot.name + "': " + e.what());
-    }
+    const SafetensorsEntry& entry = file.tensor(slot.name, "F32", slot.shape);
+    std::memcpy(params.data() + slot.offset, file.data(entry), slot.count * sizeof(float));
   }
-  for (const auto& item : header.items())
-    if (item.key() != "__metadata__" && !expected.count(item.key()))
-      throw UsageError(where + "holds tensor '" + item.key() + "', which this model does not have (layers: " +
+  for (const auto& item : file.tensors)
+    if (!expected.count(item.first) && item.first.rfind("egc.", 0) != 0)
+      throw UsageError(file.where + "holds tensor '" + item.first + "', which this model does not have (layers: " +
                        std::to_string(chain.size()) + ")");
   return params;
 }

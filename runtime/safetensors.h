@@ -3,10 +3,12 @@
 // so that model.load_state_dict(safetensors.torch.load_file(FILE)) works.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "planner/chain.h"
+#include "runtime/safetensors_reader.h"
 
 namespace egc {
 
@@ -20,17 +22,26 @@ struct TensorView {
 };
 
 // Writes the tensors in order, atomically; UsageError naming `flag` when the path cannot be written.
-void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors);
+// `metadata` is added to the header's "__metadata__" after "format" and "producer".
+void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
 
 // "0.weight", "0.bias", "2.weight", ...: layer i is module 2i (activations sit in between).
 std::string sequential_tensor_name(std::size_t layer, bool bias);
+
+// The chain's parameters as tensors named and shaped as in PyTorch (views into `params`).
+std::vector<TensorView> parameter_views(const Chain& chain, const std::vector<float>& params);
 
 // Writes atomically; UsageError naming `flag` when the path cannot be written.
 void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,
                       const std::string& flag = "--save");
 
 // UsageError naming `flag` for a missing, corrupt or truncated file, a missing or unexpected
-// tensor, a dtype other than F32, or a shape that does not match the chain.
+// tensor, a dtype other than F32, or a shape that does not match the chain. Tensors named
+// "egc.*" (a --checkpoint's training state) are not parameters and are passed over.
 std::vector<float> load_safetensors(const std::string& path, const Chain& chain, const std::string& flag = "--load");
+
+// The chain's parameters out of a parsed file, checked as load_safetensors checks them.
+std::vector<float> parameters_from(const SafetensorsFile& file, const Chain& chain);
 
 }  // namespace egc

@@ -45,7 +45,8 @@ Session::Session(const Plan& plan, Backend& backend, const Dataset& data, const 
 
 // The sampling policy of the memory proof: device memory sampled before and after every op of
 // the first `sampled_steps` steps (the executor's hook, restored afterwards), once per step after.
-MeasuredSteps Session::train(std::size_t steps, std::size_t sampled_steps, const StepCallback& on_step) {
+MeasuredSteps Session::train(std::size_t steps, std::size_t sampled_steps, const StepCallback& on_step,
+                             const std::function<bool()>& stop) {
   Executor& executor = trainer_.executor();
   const Executor::OpHook previous = executor.hook();
   struct RestoreHook {  // also when a step throws: the hook below refers to this frame
@@ -60,7 +61,7 @@ MeasuredSteps Session::train(std::size_t steps, std::size_t sampled_steps, const
   };
   result.losses.reserve(steps);
   result.step_ms.reserve(steps);
-  for (std::size_t step = 0; step < steps; ++step) {
+  for (std::size_t step = 0; step < steps && !(stop && stop()); ++step) {
     executor.set_hook(step < sampled_steps ? Executor::OpHook(sample_every_op) : previous);
     if (step == 0) meter_.start_timeline(plan_.ops.size());
     const auto start = std::chrono::steady_clock::now();

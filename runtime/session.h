@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -52,8 +53,10 @@ class Session {
   Session(const Plan& plan, Backend& backend, const Dataset& data, const TrainSettings& settings,
           const std::vector<float>* initial = nullptr);
 
-  // `steps` optimizer steps, the first `sampled_steps` with a memory sample around every op.
-  MeasuredSteps train(std::size_t steps, std::size_t sampled_steps, const StepCallback& on_step = {});
+  // `steps` optimizer steps, the first `sampled_steps` with a memory sample around every op;
+  // fewer when `stop` (asked before each step) says so.
+  MeasuredSteps train(std::size_t steps, std::size_t sampled_steps, const StepCallback& on_step = {},
+                      const std::function<bool()>& stop = {});
   // What the meter has seen so far.
   MeasuredMemory measured() const { return meter_.result(trainer_.memory()); }
 

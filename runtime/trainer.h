@@ -14,6 +14,7 @@
 #include "runtime/executor.h"
 #include "runtime/random.h"
 #include "runtime/step_memory.h"
+#include "runtime/training_state.h"
 
 namespace egc {
 
@@ -47,6 +48,12 @@ class Trainer {
   float train_step();
   // MSE over the evaluation rows, in batches; nullopt without evaluation rows.
   std::optional<Evaluation> evaluate(bool keep_predictions);
+
+  // The whole training state, read back from the step memory (runtime/training_state.cpp), and
+  // written into it: a restored trainer continues exactly as the one it was read from would,
+  // under any plan of the same model (the optimizer state has the flat parameter layout).
+  TrainingState state();
+  void restore(const TrainingState& state);
 
   // Appends the dataset rows of every training micro-batch to `log` (nullptr: stop).
   void record_batches(std::vector<std::uint32_t>* log) { batch_log_ = log; }

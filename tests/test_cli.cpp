@@ -156,7 +156,7 @@ TEST_CASE("training errors: bad data, bad files and unavailable devices exit wit
 // The same short run on the simulated device (always) and on the GPU (where there is one) must
 // succeed: with --samples 100 it once failed on every GPU machine, 90 training rows being fewer
 // than the default batch, while CI only ever saw the no-GPU error.
-TEST_CASE("--device cuda runs where a GPU is, and is a clear error where none is; --device sim runs everywhere") {
+TEST_CASE("--device cuda runs where a GPU is, and is a clear error where none is - --device sim runs everywhere") {
   const std::string run_args = " --steps 1 --layers 1 --width 4 --samples 1000 --schedule none";
   Result result = run("--device sim" + run_args);
   INFO(result.output);

@@ -156,6 +156,34 @@ TEST_CASE("safetensors: corrupt, truncated and mismatched files are UsageErrors 
   std::remove(path.c_str());
 }
 
+// Each header holds one malformed entry; the reader used to convert JSON numbers with
+// nlohmann's get<size_t>, which is undefined for 1e300 (UBSan) and wraps -1 around.
+TEST_CASE("safetensors: every malformed header entry is a UsageError, never undefined behaviour") {
+  const std::string entries[] = {
+      R"("0.weight":{"dtype":"F32","shape":[1e300],"data_offsets":[0,8]})",
+      R"("0.weight":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]})",
+      R"("0.weight":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]})",
+      R"("0.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8.5]})",
+      R"("0.weight":{"dtype":"F32","shape":[2],"data_offsets":[8,0]})",
+      R"("0.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]})",
+      R"("0.weight":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]})",
+      R"("0.weight":{"dtype":"F32","shape":[3],"data_offsets":[0,8]})",
+      R"("0.weight":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]})",
+      R"("0.weight":{"dtype":7,"shape":[2],"data_offsets":[0,8]})",
+      R"("0.weight":[1,2])",
+      R"("__metadata__":{"format":1})",
+      R"("__metadata__":"pt")",
+  };
+  for (const std::string& entry : entries) {
+    INFO(entry);
+    const std::string header = "{" + entry + "}";
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(header.size() >> (8 * i));
+    bytes += header + std::string(8, '\0');
+    CHECK(usage_error_of([&] { parse_safetensors(bytes, "--load: 'x' "); }).find("--load: 'x' ") == 0);
+  }
+}
+
 TEST_CASE("atomic writes: an unwritable path is a UsageError - a failed write leaves the old file whole") {
   CHECK(usage_error_of([] { write_file_atomically("no/such/dir/file", "--save", [](std::ostream&) {}); })
             .find("--save") == 0);

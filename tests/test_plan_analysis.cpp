@@ -84,7 +84,7 @@ TEST_CASE("the recomputation curve: budgets from the smallest feasible to none's
   CHECK_THROWS_AS(compute_curve(model, 1, ""), UsageError);
 }
 
-TEST_CASE("FLOPs of a chain's ops: forward GEMM, bias and activation; backward GEMMs but dX of layer 0") {
+TEST_CASE("FLOPs of a chain's ops: forward GEMM, bias and activation - backward GEMMs but dX of layer 0") {
   ModelSpec model;
   model.in_features = 3;
   model.hidden_widths = {5};

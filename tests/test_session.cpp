@@ -60,7 +60,7 @@ TEST_CASE("step context: --max-memory is the limit as given") {
   CHECK(context.dataset_rows == 64);
 }
 
-TEST_CASE("device bytes: a granule or more rounds up exactly; less may take a whole chunk or nothing") {
+TEST_CASE("device bytes: a granule or more rounds up exactly, less may take a whole chunk or nothing") {
   CHECK(device_bytes(1000, 1).low == 1000);
   CHECK(device_bytes(1000, 1).high == 1000);
   CHECK(device_bytes(2 * kMiB, 2 * kMiB).low == 2 * kMiB);
@@ -70,7 +70,7 @@ TEST_CASE("device bytes: a granule or more rounds up exactly; less may take a wh
   CHECK(device_bytes(256, 2 * kMiB).high == 2 * kMiB);
 }
 
-TEST_CASE("memory verdict: exact on the host; on a device, the arena as rounded and nothing after set-up") {
+TEST_CASE("memory verdict: exact on the host - on a device, the arena as rounded and nothing after set-up") {
   Plan plan;
   plan.arena_bytes = 10 * kMiB + 256;
   plan.activation_peak_bytes = 4 * kMiB;

@@ -99,7 +99,7 @@ TEST_CASE("op kernels: what the executor calls per op, in order") {
   CHECK(op_kernels(plan, 3, 4)[0].cost_key() == "mse_loss");
 }
 
-TEST_CASE("the predicted step is the sum of its ops and batch loads; accumulation repeats all but the final update") {
+TEST_CASE("the predicted step is the sum of its ops and batch loads, accumulation repeats all but the final update") {
   StepContext context;
   context.dataset_rows = 100;
   context.profile = std::make_shared<const DeviceProfile>(linear_profile());
