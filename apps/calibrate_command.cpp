@@ -32,9 +32,12 @@ void print_summary(const DeviceProfile& profile) {
                 s.shape.transpose_b ? "T" : "N", s.shape.m, s.shape.n, s.shape.k, s.microseconds,
                 flops / s.microseconds / 1e3);
   }
-  std::printf("  other kernels: fixed + per unit (element, parameter or byte)\n");
-  for (const auto& [key, cost] : profile.kernels)
-    std::printf("    %-28s %9.2f us + %8.4f ns\n", key.c_str(), cost.fixed_us, cost.per_unit_ns);
+  std::printf("  other kernels: us at each size (elements, parameters or bytes)\n");
+  for (const auto& [key, cost] : profile.kernels) {
+    std::printf("    %-28s", key.c_str());
+    for (const KernelSample& sample : cost.samples) std::printf(" %.0f: %.2f", sample.units, sample.microseconds);
+    std::printf("\n");
+  }
 }
 
 }  // namespace
@@ -46,7 +49,8 @@ void add_calibrate_flags(CLI::App& app, CalibrateFlags& flags) {
                "cost, copies) for --profile, instead of a sweep")
       ->group(group);
   app.add_option("--calibrate-sizes", flags.sizes,
-                 "The GEMM grid's values of m, n and k (default 1,16,128,1024 on the CPU, 1,16,128,1024,8192 on a GPU)")
+                 "The GEMM grid's values of m, n and k (default 1,4,16,64,256,1024 on the CPU, "
+                 "1,16,64,256,1024,4096,8192 on a GPU)")
       ->type_name("LIST")
       ->group(group);
 }
@@ -59,7 +63,7 @@ int run_calibrate(const CLI::App& app, const CalibrateFlags& flags, const Device
   if (!flags.sizes.empty()) options.gemm_sizes = parse_widths(flags.sizes, "--calibrate-sizes");
   check_writable(out, "--out");
   const std::unique_ptr<Backend> backend = make_backend(device.device, device.options);
-  if (flags.sizes.empty() && backend->device() == DeviceKind::cuda) options.gemm_sizes = {1, 16, 128, 1024, 8192};
+  if (flags.sizes.empty() && backend->device() == DeviceKind::cuda) options.gemm_sizes = {1, 16, 64, 256, 1024, 4096, 8192};
   spdlog::info("calibrating {}", backend->description());
   DeviceProfile profile = calibrate(*backend, options, [](const std::string& what) { spdlog::info("  {}", what); });
   profile.source = "calibrated with egc_bench --calibrate";

@@ -84,6 +84,16 @@ double gemm_us(const Grid& grid, const GemmShape& shape) {
 
 }  // namespace
 
+double KernelCost::microseconds(double units) const {
+  if (samples.empty()) return 0;
+  if (units <= samples.front().units || samples.size() == 1) return samples.front().microseconds;
+  std::size_t i = 1;
+  while (i + 1 < samples.size() && samples[i].units < units) ++i;
+  const KernelSample& a = samples[i - 1];
+  const KernelSample& b = samples[i];
+  return a.microseconds + (units - a.units) * (b.microseconds - a.microseconds) / (b.units - a.units);
+}
+
 KernelTimer::KernelTimer(const DeviceProfile& profile, const std::string& what) : profile_(profile) {
   for (const GemmShape& used : {GemmShape{false, true, 1, 1, 1}, GemmShape{true, false, 1, 1, 1},
                                 GemmShape{false, false, 1, 1, 1}})
@@ -101,7 +111,7 @@ double KernelTimer::ms(const KernelCall& call) const {
   const auto found = profile_.kernels.find(call.cost_key());
   if (found == profile_.kernels.end())
     throw UsageError("profile '" + profile_.name + "': no cost for kernel " + call.cost_key() + "; recalibrate");
-  return (found->second.fixed_us + static_cast<double>(call.units) * found->second.per_unit_ns / 1000.0) / 1000.0;
+  return found->second.microseconds(static_cast<double>(call.units)) / 1000.0;
 }
 
 nlohmann::json profile_to_json(const DeviceProfile& profile) {
@@ -114,8 +124,11 @@ nlohmann::json profile_to_json(const DeviceProfile& profile) {
                     {"k", s.shape.k},
                     {"microseconds", s.microseconds}});
   nlohmann::json kernels = nlohmann::json::object();
-  for (const auto& [key, cost] : profile.kernels)
-    kernels[key] = {{"fixed_us", cost.fixed_us}, {"per_unit_ns", cost.per_unit_ns}};
+  for (const auto& [key, cost] : profile.kernels) {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const KernelSample& s : cost.samples) samples.push_back({s.units, s.microseconds});
+    kernels[key] = {{"samples", samples}};
+  }
   return {{"egc_profile_version", 1},   {"name", profile.name},
           {"source", profile.source},   {"gemm_fixed_us", profile.gemm_fixed_us},
           {"gemm", gemm},               {"kernels", kernels}};
@@ -134,13 +147,21 @@ DeviceProfile profile_from_json(const nlohmann::json& json, const std::string& w
                                s.at("n").get<std::size_t>(), s.at("k").get<std::size_t>()},
                               s.at("microseconds").get<double>()});
     for (const auto& [key, cost] : json.at("kernels").items())
-      profile.kernels[key] = {cost.at("fixed_us").get<double>(), cost.at("per_unit_ns").get<double>()};
+      for (const nlohmann::json& sample : cost.at("samples"))
+        profile.kernels[key].samples.push_back({sample.at(0).get<double>(), sample.at(1).get<double>()});
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(what + ": not a device profile (" + std::string(e.what()) + ")");
   }
   if (!(profile.gemm_fixed_us >= 0)) throw UsageError(what + ": gemm_fixed_us is negative");
-  for (const auto& [key, cost] : profile.kernels)
-    if (!(cost.fixed_us >= 0) || !(cost.per_unit_ns >= 0)) throw UsageError(what + ": kernel " + key + " has a negative cost");
+  for (const auto& [key, cost] : profile.kernels) {
+    if (cost.samples.empty()) throw UsageError(what + ": kernel " + key + " has no samples");
+    for (std::size_t i = 0; i < cost.samples.size(); ++i) {
+      const KernelSample& s = cost.samples[i];
+      if (!(s.units >= 0) || !(s.microseconds >= 0)) throw UsageError(what + ": kernel " + key + " has a negative sample");
+      if (i > 0 && !(s.units > cost.samples[i - 1].units))
+        throw UsageError(what + ": kernel " + key + "'s samples are not in increasing units");
+    }
+  }
   KernelTimer(profile, what);  // complete grids for the executor's three cases
   return profile;
 }

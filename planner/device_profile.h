@@ -15,10 +15,18 @@
 
 namespace egc {
 
-// time = fixed_us + units * per_unit_ns (units: elements, parameters or bytes, as KernelCall says).
+// A kernel's time measured at a few sizes (units: elements, parameters or bytes, as KernelCall
+// says), in increasing units; between two samples the time is linear in the units (so two samples
+// are "fixed + per unit"), below the first it is the first's, beyond the last it grows at the
+// last segment's rate per unit. Several sizes, because a tensor that fits a cache costs less
+// per element than one streamed from memory.
+struct KernelSample {
+  double units = 0;
+  double microseconds = 0;
+};
 struct KernelCost {
-  double fixed_us = 0;
-  double per_unit_ns = 0;
+  std::vector<KernelSample> samples;
+  double microseconds(double units) const;
 };
 
 // One measured GEMM: its shape and how long it took, fixed cost included.
@@ -38,7 +46,7 @@ struct DeviceProfile {
 // A profile's predictions, in milliseconds per call. A GEMM interpolates log(time) of its
 // transpose case's grid linearly in log m, log n and log k (a power law between grid points),
 // and beyond the grid's largest values grows with the FLOPs; every other kernel is its
-// KernelCost. The constructor checks the grids of the executor's three GEMM cases (UsageError
+// KernelCost at its units. The constructor checks the grids of the executor's three GEMM cases (UsageError
 // naming `what`); ms() throws UsageError naming a kernel the profile has no cost for.
 class KernelTimer {
  public:

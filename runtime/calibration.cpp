@@ -11,38 +11,49 @@
 #include "planner/errors.h"
 #include "planner/units.h"
 #include "runtime/measured_steps.h"
+#include "runtime/random.h"
 
 namespace egc {
 namespace {
 
-// Device memory for one measurement, filled with small values (no overflow in any kernel).
+// Device memory for one measurement, holding values spread as a layer's are (uniform in
+// [-1, 1]): transcendental functions cost less near 0, denormals more, so constants would
+// mislead. restore() puts the values back: kernels that work in place would otherwise drift.
 class Scratch {
  public:
-  Scratch(Backend& backend, std::size_t floats) : backend_(backend), floats_(std::max<std::size_t>(floats, 1)) {
-    pointer_ = static_cast<float*>(backend.allocate(floats_ * sizeof(float)));
-    const std::vector<float> values(floats_, 0.25f);
-    backend.copy_to_device(pointer_, values.data(), floats_ * sizeof(float));
+  // non_negative: in [0, 1] (Adam's second moment).
+  Scratch(Backend& backend, std::size_t floats, bool non_negative = false)
+      : backend_(backend), values_(std::max<std::size_t>(floats, 1)) {
+    Random random(derive_seed(values_.size(), 17));
+    for (float& value : values_) value = static_cast<float>(random.uniform(non_negative ? 0 : -1, 1));
+    pointer_ = static_cast<float*>(backend.allocate(values_.size() * sizeof(float)));
+    restore();
   }
   ~Scratch() { backend_.release(pointer_); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   float* get() const { return pointer_; }
+  void restore() { backend_.copy_to_device(pointer_, values_.data(), values_.size() * sizeof(float)); }
 
  private:
   Backend& backend_;
-  std::size_t floats_;
+  std::vector<float> values_;
   float* pointer_ = nullptr;
 };
 
-// The median time of `call` in microseconds: one warm-up call, then up to `repeats` timed ones.
-template <class Call>
-double median_us(Backend& backend, const CalibrationOptions& options, Call call) {
+// The median time of `call` in microseconds: one warm-up call, then up to `repeats` timed ones,
+// each after an untimed `prepare` (the inputs restored).
+template <class Call, class Prepare>
+double median_us(Backend& backend, const CalibrationOptions& options, Call call, Prepare prepare) {
   using Clock = std::chrono::steady_clock;
+  prepare();
   call();
   backend.synchronize();
   std::vector<double> us;
   const Clock::time_point begin = Clock::now();
   for (std::size_t i = 0; i < options.repeats; ++i) {
+    prepare();
+    backend.synchronize();
     const Clock::time_point start = Clock::now();
     call();
     backend.synchronize();
@@ -51,33 +62,45 @@ double median_us(Backend& backend, const CalibrationOptions& options, Call call)
   }
   return std::max(median(us), 1e-3);
 }
+template <class Call>
+double median_us(Backend& backend, const CalibrationOptions& options, Call call) {
+  return median_us(backend, options, call, [] {});
+}
 
 // Runs `call` (a KernelCall's kind and variant) on `units` units of scratch memory.
 double time_kernel(Backend& backend, const CalibrationOptions& options, const KernelCall& call) {
   constexpr std::size_t kCols = 256;  // the element-wise and row-wise kernels' row length
   const std::size_t units = call.units;
   const std::size_t cols = std::min(kCols, units), rows = std::max<std::size_t>(units / std::max<std::size_t>(cols, 1), 1);
-  Scratch a(backend, units), b(backend, units), c(backend, units), d(backend, units);
+  Scratch a(backend, units), b(backend, units), c(backend, units), d(backend, units, /*non_negative=*/true);
+  const auto restore = [&] {  // the kernels below write a (and b) in place
+    a.restore();
+    b.restore();
+  };
   // bias_activation's and activation_backward's variant: the activation, "+pre" keeping the pre-activation.
   const Activation activation =
       find_name(kActivationNames, call.variant.substr(0, call.variant.find('+'))).value_or(Activation::identity);
   switch (call.kind) {
     case KernelKind::bias_activation: {
       float* pre = call.variant.find("+pre") != std::string::npos ? b.get() : nullptr;
-      return median_us(backend, options, [&] { backend.bias_activation_forward(a.get(), pre, c.get(), rows, cols, activation); });
+      return median_us(backend, options, [&] { backend.bias_activation_forward(a.get(), pre, c.get(), rows, cols, activation); },
+                       restore);
     }
     case KernelKind::activation_backward:
-      return median_us(backend, options, [&] { backend.activation_backward(a.get(), b.get(), rows, cols, activation); });
+      return median_us(backend, options, [&] { backend.activation_backward(a.get(), b.get(), rows, cols, activation); },
+                       restore);
     case KernelKind::bias_gradient:
       return median_us(backend, options, [&] { backend.bias_gradient(a.get(), c.get(), rows, cols, false); });
     case KernelKind::mse_loss:
       return median_us(backend, options, [&] { backend.mse_loss(a.get(), b.get(), d.get(), c.get(), rows, cols, 1.0f); });
     case KernelKind::sgd_update: {
       float* velocity = call.variant == "momentum" ? c.get() : nullptr;
-      return median_us(backend, options, [&] { backend.sgd_update(a.get(), b.get(), velocity, units, SgdSettings{1e-6f, 0.5f}); });
+      return median_us(backend, options, [&] { backend.sgd_update(a.get(), b.get(), velocity, units, SgdSettings{1e-6f, 0.5f}); },
+                       restore);
     }
     case KernelKind::adam_update:
-      return median_us(backend, options, [&] { backend.adam_update(a.get(), b.get(), c.get(), d.get(), units, AdamSettings{}, 1); });
+      return median_us(backend, options, [&] { backend.adam_update(a.get(), b.get(), c.get(), d.get(), units, AdamSettings{}, 1); },
+                       [&] { restore(); d.restore(); });
     case KernelKind::gather_rows: {
       // Rows of `cols` floats gathered in a shuffled order from a source twice their number.
       std::vector<std::uint32_t> order(rows);
@@ -99,17 +122,15 @@ double time_kernel(Backend& backend, const CalibrationOptions& options, const Ke
   throw std::logic_error("time_kernel: a GEMM goes through the grid");
 }
 
-// fixed + units * per_unit through the times of a small and a large call.
-KernelCost fit_cost(Backend& backend, const CalibrationOptions& options, KernelCall call) {
-  const std::size_t small = call.kind == KernelKind::copy_to_device || call.kind == KernelKind::copy_to_host ? 4 : 1;
-  const std::size_t large = options.large_elements * (small == 4 ? sizeof(float) : 1);
-  call.units = small;
-  const double small_us = time_kernel(backend, options, call);
-  call.units = large;
-  const double large_us = time_kernel(backend, options, call);
+// The kernel's time at every size of the options (copies: 4 bytes per element).
+KernelCost measure_cost(Backend& backend, const CalibrationOptions& options, KernelCall call) {
+  const std::size_t bytes_per_unit =
+      call.kind == KernelKind::copy_to_device || call.kind == KernelKind::copy_to_host ? sizeof(float) : 1;
   KernelCost cost;
-  cost.per_unit_ns = std::max(0.0, (large_us - small_us) * 1000.0 / static_cast<double>(large - small));
-  cost.fixed_us = std::max(0.0, small_us - static_cast<double>(small) * cost.per_unit_ns / 1000.0);
+  for (const std::size_t size : options.kernel_sizes) {
+    call.units = size * bytes_per_unit;
+    cost.samples.push_back({static_cast<double>(call.units), time_kernel(backend, options, call)});
+  }
   return cost;
 }
 
@@ -144,13 +165,16 @@ double gemm_fixed_us(const std::vector<GemmSample>& samples) {
 
 DeviceProfile calibrate(Backend& backend, const CalibrationOptions& options,
                         const std::function<void(const std::string&)>& progress) {
-  if (options.gemm_sizes.empty()) throw std::invalid_argument("calibrate: no GEMM sizes");
+  if (options.gemm_sizes.empty() || options.kernel_sizes.empty()) throw std::invalid_argument("calibrate: no sizes");
+  if (!std::is_sorted(options.kernel_sizes.begin(), options.kernel_sizes.end()))
+    throw std::invalid_argument("calibrate: kernel sizes must increase");
   // The CPU backend needs its workspace (a transposed weight matrix) for the GEMMs.
   ModelSpec widest;
   const std::size_t largest = *std::max_element(options.gemm_sizes.begin(), options.gemm_sizes.end());
   widest.in_features = widest.out_features = largest;
   widest.hidden_widths = {largest};
-  widest.batch = std::max<std::size_t>(largest, options.large_elements / 256 + 1);
+  const std::size_t most_elements = *std::max_element(options.kernel_sizes.begin(), options.kernel_sizes.end());
+  widest.batch = std::max<std::size_t>(largest, most_elements / 256 + 1);
   const std::size_t workspace_bytes = backend.workspace_bytes(build_chain(widest));
   void* workspace = backend.allocate(workspace_bytes);
   backend.bind_workspace(workspace, workspace_bytes);
@@ -161,7 +185,7 @@ DeviceProfile calibrate(Backend& backend, const CalibrationOptions& options,
     profile.gemm_fixed_us = gemm_fixed_us(profile.gemm);
     for (const KernelCall& call : calibrated_kernels(0)) {
       if (progress) progress(call.cost_key());
-      profile.kernels[call.cost_key()] = fit_cost(backend, options, call);
+      profile.kernels[call.cost_key()] = measure_cost(backend, options, call);
     }
   } catch (...) {
     backend.bind_workspace(nullptr, 0);

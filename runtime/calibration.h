@@ -1,7 +1,7 @@
 // Calibration: a DeviceProfile measured on a backend (egc_bench --calibrate): every GEMM of a grid
-// of shapes in the executor's three transpose cases, and for every other kernel a small and a
-// large call, from which its fixed and per-unit cost follow. Each figure is the median of timed
-// repeats after a warm-up, synchronised after every call.
+// of shapes in the executor's three transpose cases, and every other kernel at a few sizes (one
+// unit, cache-resident, streamed from memory). Each figure is the median of timed repeats after a
+// warm-up, synchronised after every call.
 #pragma once
 
 #include <cstddef>
@@ -16,8 +16,9 @@
 namespace egc {
 
 struct CalibrationOptions {
-  std::vector<std::size_t> gemm_sizes{1, 16, 128, 1024};  // the grid's values of m, n and k
-  std::size_t large_elements = std::size_t{1} << 22;     // the large call of the other kernels
+  std::vector<std::size_t> gemm_sizes{1, 4, 16, 64, 256, 1024};  // the grid's values of m, n and k
+  // The other kernels' sizes, in elements (bytes for copies: 4 per element).
+  std::vector<std::size_t> kernel_sizes{1, 4096, 65536, std::size_t{1} << 20, std::size_t{1} << 22};
   std::size_t repeats = 5;                               // timed calls per figure (at most)
   double seconds_per_figure = 0.25;                      // fewer repeats once this much is spent
 };

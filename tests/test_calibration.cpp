@@ -137,7 +137,7 @@ TEST_CASE("calibration on the CPU: a complete profile that loads and prices a pl
   CpuBackend cpu;
   CalibrationOptions options;
   options.gemm_sizes = {1, 8};
-  options.large_elements = 4096;
+  options.kernel_sizes = {1, 4096};
   options.repeats = 2;
   const DeviceProfile profile = calibrate(cpu, options);
   CHECK(profile.gemm.size() == 3 * 8);  // three transpose cases, 2^3 shapes each

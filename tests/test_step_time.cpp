@@ -29,7 +29,7 @@ DeviceProfile linear_profile() {
           profile.gemm.push_back({{ta, tb, m, n, k}, 1.0 + static_cast<double>(m * n * k) / 1000.0});
   for (const char* key : {"bias_activation:relu", "bias_activation:identity", "activation_backward:relu", "bias_gradient",
                           "mse_loss", "sgd_update:momentum", "gather_rows", "copy_to_device", "copy_to_host"})
-    profile.kernels[key] = {2.0, 0.5};
+    profile.kernels[key].samples = {{1, 2.0005}, {1001, 2.5005}};  // 2 us + 0.5 ns per unit
   return profile;
 }
 
@@ -49,8 +49,11 @@ TEST_CASE("device profile: JSON round trip, and incomplete or malformed profiles
   json["gemm"].erase(json["gemm"].begin() + 5);  // a hole in the (N,T) grid
   CHECK_THROWS_WITH(profile_from_json(json, "p.json"), "p.json: the gemm (N,T) samples do not form a complete grid");
   json = profile_to_json(profile);
-  json["kernels"]["mse_loss"]["per_unit_ns"] = -1;
-  CHECK_THROWS_WITH(profile_from_json(json, "p.json"), "p.json: kernel mse_loss has a negative cost");
+  json["kernels"]["mse_loss"]["samples"][1][1] = -1;
+  CHECK_THROWS_WITH(profile_from_json(json, "p.json"), "p.json: kernel mse_loss has a negative sample");
+  json = profile_to_json(profile);
+  json["kernels"]["mse_loss"]["samples"][1][0] = 0.5;
+  CHECK_THROWS_WITH(profile_from_json(json, "p.json"), "p.json: kernel mse_loss's samples are not in increasing units");
   CHECK_THROWS_AS(profile_from_json(nlohmann::json::object(), "p.json"), UsageError);
   CHECK(default_cpu_profile().name == "cpu reference backend");
   CHECK(default_h200_profile().source.find("not calibrated") != std::string::npos);
@@ -74,6 +77,10 @@ TEST_CASE("kernel timer: exact on the grid, a power law between grid points, the
   relu.units = 1000;
   CHECK(relu.cost_key() == "bias_activation:relu");
   CHECK(timer.ms(relu) == doctest::Approx((2.0 + 1000 * 0.5 / 1000) / 1000));
+  relu.units = 3001;  // beyond the last sample: the last segment's rate
+  CHECK(timer.ms(relu) == doctest::Approx((2.0 + 3001 * 0.5 / 1000) / 1000));
+  relu.units = 0;  // below the first: the first's time
+  CHECK(timer.ms(relu) == doctest::Approx(2.0005 / 1000));
   relu.variant = "gelu";
   CHECK_THROWS_WITH(timer.ms(relu), "profile 'test': no cost for kernel bias_activation:gelu; recalibrate");
 }
