@@ -92,8 +92,7 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
       model.hidden_widths.assign(depth, config.width);
       model.batch = batch;
       // A small resident dataset: enough distinct rows for shuffled batches.
-      Dataset data = make_synthetic(std::max<std::size_t>(4 * batch, 4096), model.in_features, model.out_features, 0.1,
-                                    config.seed);
+      Dataset data = make_synthetic_for(model, std::max<std::size_t>(4 * batch, 4096), 0.1, config.seed);
       split_dataset(data, 0.0, config.seed);
       for (const std::string& plan_text : config.plans) {
         const Plan plan = plan_run(model, data, backend, parse_plan(plan_text));

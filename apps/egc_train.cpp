@@ -35,10 +35,9 @@ constexpr std::size_t kReportedPredictions = 2000;  // evaluation points kept in
 
 egc::Dataset load_data(const egc::TrainFlags& flags, const egc::TrainConfig& config) {
   const egc::ModelSpec& model = config.model;
-  egc::Dataset data =
-      flags.data.empty()
-          ? egc::make_synthetic(config.samples, model.in_features, model.out_features, config.noise, config.settings.seed)
-          : egc::load_csv(flags.data, model.in_features, model.out_features);
+  egc::Dataset data = flags.data.empty()
+                          ? egc::make_synthetic_for(model, config.samples, config.noise, config.settings.seed)
+                          : egc::load_csv_for(flags.data, model);
   egc::split_dataset(data, config.eval_split, config.settings.seed);
   return data;
 }
@@ -61,8 +60,12 @@ egc::RunSummary train(egc::Session& session, const egc::TrainConfig& config, std
   egc::Progress progress(steps, run.samples_per_step, log_every, ::isatty(::fileno(stderr)) != 0);
   const auto start = std::chrono::steady_clock::now();
   run.measured = session.train(steps, config.measure_steps, [&](std::size_t step, float loss) {
-    if (step % log_every == 0 || step == steps) run.logged_losses.push_back({{"step", step}, {"loss", loss}});
-    progress.update(step, loss);
+    const std::optional<float> accuracy = session.trainer().last_accuracy();
+    if (step % log_every == 0 || step == steps) {
+      run.logged_losses.push_back({{"step", step}, {"loss", loss}});
+      if (accuracy) run.logged_losses.back()["accuracy"] = *accuracy;
+    }
+    progress.update(step, loss, accuracy);
   });
   progress.finish();
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

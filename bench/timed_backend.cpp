@@ -46,13 +46,15 @@ void TimedBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::
 }
 
 void TimedBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
-                                           std::size_t cols, Activation activation) {
-  timed(OpCategory::elementwise, [&] { inner().bias_activation_forward(out, pre, bias, rows, cols, activation); });
+                                           std::size_t cols, Activation activation, const DropoutMask& dropout) {
+  timed(OpCategory::elementwise,
+        [&] { inner().bias_activation_forward(out, pre, bias, rows, cols, activation, dropout); });
 }
 
 void TimedBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                                       Activation activation) {
-  timed(OpCategory::elementwise, [&] { inner().activation_backward(grad, saved, rows, cols, activation); });
+                                       Activation activation, bool saved_is_pre, const DropoutMask& dropout) {
+  timed(OpCategory::elementwise,
+        [&] { inner().activation_backward(grad, saved, rows, cols, activation, saved_is_pre, dropout); });
 }
 
 void TimedBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,

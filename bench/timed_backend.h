@@ -44,9 +44,9 @@ class TimedBackend final : public ForwardingBackend {
   void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
             const float* b, float beta, float* c) override;
   void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
-                               Activation activation) override;
-  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                           Activation activation) override;
+                               Activation activation, const DropoutMask& dropout) override;
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols, Activation activation,
+                           bool saved_is_pre, const DropoutMask& dropout) override;
   void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
                      bool accumulate) override;
   void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,

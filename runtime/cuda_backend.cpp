@@ -96,13 +96,24 @@ class CudaBackend final : public Backend {
   void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
             const float* b, float beta, float* c) override;
   void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
-                               Activation activation) override;
-  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                           Activation activation) override;
+                               Activation activation, const DropoutMask& dropout) override;
+  void activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols, Activation activation,
+                          const DropoutMask& dropout) override;
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols, Activation activation,
+                           bool saved_is_pre, const DropoutMask& dropout) override;
+  void bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                             std::size_t cols) override;
+  void layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                         std::size_t rows, std::size_t cols, bool compute_stats) override;
+  void layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma, float* grad_x,
+                          float* grad_gamma, float* grad_beta, std::size_t rows, std::size_t cols, bool accumulate,
+                          float* scratch) override;
   void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
                      bool accumulate) override;
   void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
                 std::size_t cols, float scale) override;
+  void cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad, std::size_t rows,
+                          std::size_t classes, float scale) override;
   void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
                   const SgdSettings& settings) override;
   void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
@@ -268,13 +279,34 @@ void CudaBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::s
 }
 
 void CudaBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
-                                          std::size_t cols, Activation activation) {
+                                          std::size_t cols, Activation activation, const DropoutMask& dropout) {
+  if (dropout.enabled()) throw std::logic_error("cuda backend: dropout is not implemented yet");
   cuda::bias_activation_forward(out, pre, bias, rows, cols, activation_code(activation), stream());
 }
 
+void CudaBackend::activation_forward(const float*, float*, std::size_t, std::size_t, Activation, const DropoutMask&) {
+  throw std::logic_error("cuda backend: activation_forward is not implemented yet");
+}
+
 void CudaBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                                      Activation activation) {
+                                      Activation activation, bool saved_is_pre, const DropoutMask& dropout) {
+  if (dropout.enabled() || (saved_is_pre && activation == Activation::tanh))
+    throw std::logic_error("cuda backend: dropout and tanh from its pre-activation are not implemented yet");
   cuda::activation_backward(grad, saved, rows, cols, activation_code(activation), stream());
+}
+
+void CudaBackend::bias_residual_forward(float*, const float*, const float*, std::size_t, std::size_t) {
+  throw std::logic_error("cuda backend: bias_residual_forward is not implemented yet");
+}
+
+void CudaBackend::layernorm_forward(const float*, float*, float*, const float*, const float*, std::size_t, std::size_t,
+                                    bool) {
+  throw std::logic_error("cuda backend: layernorm_forward is not implemented yet");
+}
+
+void CudaBackend::layernorm_backward(const float*, const float*, const float*, const float*, float*, float*, float*,
+                                     std::size_t, std::size_t, bool, float*) {
+  throw std::logic_error("cuda backend: layernorm_backward is not implemented yet");
 }
 
 void CudaBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
@@ -288,6 +320,10 @@ void CudaBackend::mse_loss(const float* pred, const float* target, float* loss, 
   require_workspace("mse_loss");
   cuda::mse_loss_forward(pred, target, loss, rows * cols, scratch_, scratch_bytes_, stream());
   cuda::mse_loss_backward(pred, target, grad, rows * cols, scale, stream());
+}
+
+void CudaBackend::cross_entropy_loss(const float*, const float*, float*, float*, std::size_t, std::size_t, float) {
+  throw std::logic_error("cuda backend: cross_entropy_loss is not implemented yet");
 }
 
 void CudaBackend::sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
@@ -332,9 +368,9 @@ void CudaBackend::warm_up() {
     for (const bool ta : {false, true})
       for (const bool tb : {false, true}) gemm(ta, tb, kRows, kCols, kCols, t[0], t[1], 0.0f, t[2]);
     for (const Activation activation : {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh}) {
-      bias_activation_forward(t[2], t[3], t[4], kRows, kCols, activation);
-      bias_activation_forward(t[2] + 1, nullptr, t[4], kRows - 1, kCols, activation);  // unaligned: scalar path
-      activation_backward(t[2], t[3], kRows, kCols, activation);
+      bias_activation_forward(t[2], t[3], t[4], kRows, kCols, activation, DropoutMask{});
+      bias_activation_forward(t[2] + 1, nullptr, t[4], kRows - 1, kCols, activation, DropoutMask{});  // unaligned: scalar path
+      activation_backward(t[2], t[3], kRows, kCols, activation, false, DropoutMask{});
     }
     bias_gradient(t[2], t[4], kRows, kCols, true);
     cuda::bias_backward_cub(t[2], t[4], kRows, kCols, false, stream());

@@ -25,9 +25,10 @@ struct TrainSettings {
 };
 
 struct Evaluation {
-  double mse = 0;                  // mean over evaluation rows and outputs
+  double loss = 0;                 // the mean loss: MSE over rows and outputs, or cross-entropy over rows
+  std::optional<double> accuracy;  // cross-entropy: the share of rows whose largest logit is the target
   std::size_t rows = 0;
-  std::vector<float> predictions;  // rows x out, in eval_rows order (when asked for)
+  std::vector<float> predictions;  // rows x out (outputs or logits), in eval_rows order (when asked for)
 };
 
 class Trainer {
@@ -45,7 +46,9 @@ class Trainer {
   // One optimizer step: `accumulate` micro-batches, then the update. Returns the mean of the
   // micro-batch losses.
   float train_step();
-  // MSE over the evaluation rows, in batches; nullopt without evaluation rows.
+  // Cross-entropy: the share of the last step's samples classified correctly; nullopt for mse.
+  std::optional<float> last_accuracy() const { return last_accuracy_; }
+  // The loss (and accuracy) over the evaluation rows, in batches; nullopt without evaluation rows.
   std::optional<Evaluation> evaluate(bool keep_predictions);
 
   // Appends the dataset rows of every training micro-batch to `log` (nullptr: stop).
@@ -60,7 +63,7 @@ class Trainer {
  private:
   void load_batch(const std::uint32_t* rows, std::size_t count);
   const std::uint32_t* next_training_batch();
-  float read_loss();
+  float read_loss(std::uint32_t* correct = nullptr);
 
   const Plan& plan_;
   Backend& backend_;
@@ -73,6 +76,7 @@ class Trainer {
   std::size_t cursor_ = 0;
   std::size_t epoch_ = 0;
   std::size_t steps_done_ = 0;
+  std::optional<float> last_accuracy_;
   std::vector<std::uint32_t>* batch_log_ = nullptr;
 };
 

@@ -46,9 +46,30 @@ TestChain make_test_chain(std::mt19937_64& rng, std::size_t layers, bool equal, 
   return c;
 }
 
+// A residual model of `blocks` blocks (units: projection, blocks, head), every setting drawn: width,
+// expand, norm, activation, loss, batch (footprints that round up, and LayerNorm statistics of
+// 2 x batch floats that do not fill a 256-byte footprint).
+TestChain make_block_chain(std::mt19937_64& rng, std::size_t blocks) {
+  TestChain c;
+  c.model.block = BlockKind::residual;
+  c.model.in_features = 1 + rng() % 6;
+  c.model.loss = rng() % 2 ? LossKind::cross_entropy : LossKind::mse;
+  c.model.out_features = 2 + rng() % 5;
+  c.model.batch = rng() % 2 ? 16 : 3 + rng() % 20;
+  c.model.activation = static_cast<Activation>(1 + rng() % 3);
+  c.model.norm = rng() % 3 ? Norm::layernorm : Norm::none;
+  c.model.expand = 1 + rng() % 3;
+  c.model.hidden_widths.assign(blocks, 4 + rng() % 24);
+  c.chain = build_chain(c.model);
+  c.label = std::to_string(blocks) + " blocks of " + std::to_string(c.model.hidden_widths[0]) + " x" +
+            std::to_string(c.model.expand) + ", " + to_string(c.model.norm) + ", " + to_string(c.model.activation) +
+            ", batch " + std::to_string(c.model.batch);
+  return c;
+}
+
 // The schedule space of budget.h, enumerated as builder call sequences, independently of the
 // dynamic program: the first pass and the loss, then for g = n-1..0 a window (nothing, or a run
-// c+1..e with e in {g-1, g}) and backward(g), subject to persistence. keep_pre goes on the last
+// c+1..e with e in {g-1, g}) and backward(g), subject to persistence. keep_tape goes on the last
 // computation of each GELU layer before its backward. Each complete schedule is built with
 // ScheduleBuilder; `visit` gets the finished plan.
 class ExhaustiveSearch {
@@ -79,7 +100,7 @@ class ExhaustiveSearch {
   std::size_t nodes() const { return nodes_; }
 
  private:
-  bool needs_tape(std::size_t j) const { return saved_for_backward(c_.chain.layers[j].activation) != SavedForBackward::nothing; }
+  bool needs_tape(std::size_t j) const { return saved_for_backward(c_.chain.layers[j]) != SavedForBackward::nothing; }
 
   void start() {
     leaves_ = nodes_ = 0;
@@ -91,13 +112,13 @@ class ExhaustiveSearch {
     window(n_, 0);
   }
 
-  // keep_pre on the last computation of each layer before its backward (only for backwards
+  // keep_tape on the last computation of each layer before its backward (only for backwards
   // already in `calls`: for a prefix this leaves out pre-activations kept for later, a lower bound).
   std::vector<ScheduleCall> with_kept_pre(std::vector<ScheduleCall> calls) const {
     std::vector<std::size_t> last(n_, kNone);
     for (std::size_t i = 0; i < calls.size(); ++i) {
       if (calls[i].kind == OpKind::forward || calls[i].kind == OpKind::recompute) last[calls[i].layer] = i;
-      if (calls[i].kind == OpKind::backward) calls[last[calls[i].layer]].keep_pre = true;
+      if (calls[i].kind == OpKind::backward) calls[last[calls[i].layer]].keep_tape = true;
     }
     return calls;
   }
@@ -208,6 +229,37 @@ std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, std::siz
   return cost[0];
 }
 
+// Every schedule of `c` enumerated and measured; both solvers checked at every breakpoint of the
+// frontier, just below it and between. Returns (budgets, schedules).
+std::pair<std::size_t, std::size_t> check_against_every_schedule(const TestChain& c, std::mt19937_64& rng) {
+  std::vector<Point> all;
+  ExhaustiveSearch search(c);
+  const std::size_t schedules = search.enumerate_all([&](const Plan& plan) {
+    all.push_back({plan.activation_peak_bytes, plan.recompute_flops});
+  });
+  const std::vector<Point> front = frontier(all);
+  BudgetPlanner planner(c.chain);
+  CHECK(planner.min_activation_peak() == front.front().peak);
+  // Every breakpoint, the bytes just below it, and one between: in shuffled order, so the
+  // planner's memo of solved intervals is exercised across budgets.
+  std::vector<std::size_t> queries;
+  for (std::size_t i = 0; i < front.size(); ++i) {
+    queries.push_back(front[i].peak);
+    queries.push_back(front[i].peak - 1);
+    if (i + 1 < front.size()) queries.push_back((front[i].peak + front[i + 1].peak) / 2);
+  }
+  queries.push_back(front.back().peak + 1000);
+  std::shuffle(queries.begin(), queries.end(), rng);
+  for (std::size_t budget : queries) {
+    CAPTURE(budget);
+    std::size_t expected = kNone;
+    for (const Point& p : front)
+      if (p.peak <= budget) expected = p.cost;  // the frontier's cost falls as the peak rises
+    CHECK(solve_and_check(planner, c, budget) == expected);
+  }
+  return {queries.size(), schedules};
+}
+
 }  // namespace
 
 TEST_CASE("budget equals an exhaustive search of all schedules (n <= 7: every schedule)") {
@@ -218,37 +270,65 @@ TEST_CASE("budget equals an exhaustive search of all schedules (n <= 7: every sc
     const Activation activation = static_cast<Activation>(1 + trial % 3);
     const TestChain c = make_test_chain(rng, layers, trial % 4 < 2, activation);
     INFO(c.label);
-    std::vector<Point> all;
-    ExhaustiveSearch search(c);
-    schedules += search.enumerate_all([&](const Plan& plan) {
-      all.push_back({plan.activation_peak_bytes, plan.recompute_flops});
-    });
-    const std::vector<Point> front = frontier(all);
-    BudgetPlanner planner(c.chain);
-    CHECK(planner.min_activation_peak() == front.front().peak);
-    // Every breakpoint, the bytes just below it, and one between: in shuffled order, so the
-    // planner's memo of solved intervals is exercised across budgets.
-    std::vector<std::size_t> queries;
-    for (std::size_t i = 0; i < front.size(); ++i) {
-      queries.push_back(front[i].peak);
-      queries.push_back(front[i].peak - 1);
-      if (i + 1 < front.size()) queries.push_back((front[i].peak + front[i + 1].peak) / 2);
-    }
-    queries.push_back(front.back().peak + 1000);
-    std::shuffle(queries.begin(), queries.end(), rng);
-    for (std::size_t budget : queries) {
-      CAPTURE(budget);
-      std::size_t expected = kNone;
-      for (const Point& p : front)
-        if (p.peak <= budget) expected = p.cost;  // the frontier's cost falls as the peak rises
-      CHECK(solve_and_check(planner, c, budget) == expected);
-      ++budgets;
-    }
+    const auto [queries, built] = check_against_every_schedule(c, rng);
+    budgets += queries;
+    schedules += built;
     ++chains;
   }
   MESSAGE("dynamic program == exhaustive optimum on " << chains << " chains (1-7 layers), " << budgets
                                                     << " budgets; " << schedules << " schedules built and measured");
 }
+
+TEST_CASE("residual blocks and dropout: budget equals an exhaustive search of all schedules") {
+  std::mt19937_64 rng(2112);
+  std::size_t chains = 0, budgets = 0, schedules = 0;
+  for (int trial = 0; trial < 24; ++trial) {
+    // Blocks (units: projection, 1-5 blocks, head), then plain chains with dropout, whose tanh
+    // layers keep their pre-activation (their output is scaled) and relu layers their output.
+    TestChain c;
+    if (trial < 18) {
+      c = make_block_chain(rng, 1 + trial % 5);
+    } else {
+      c = make_test_chain(rng, 2 + trial % 5, trial % 2 == 0, static_cast<Activation>(1 + trial % 3));
+      c.model.dropout = 0.25;
+      c.chain = build_chain(c.model);
+      c.label += ", dropout";
+    }
+    INFO(c.label);
+    const auto [queries, built] = check_against_every_schedule(c, rng);
+    budgets += queries;
+    schedules += built;
+    ++chains;
+  }
+  MESSAGE("dynamic program == exhaustive optimum on " << chains << " block and dropout chains (3-7 units), "
+                                                    << budgets << " budgets; " << schedules
+                                                    << " schedules built and measured");
+}
+
+namespace {
+
+// The branch-and-bound search against both solvers at five budgets from the smallest feasible to
+// none's peak, and just below the smallest. Returns (budgets, partial schedules built).
+std::pair<std::size_t, std::size_t> check_against_branch_and_bound(const TestChain& c) {
+  BudgetPlanner planner(c.chain);
+  const std::size_t low = planner.min_activation_peak();
+  const std::size_t high = make_plan(c.model, StepContext{}, parse_plan("none")).activation_peak_bytes;
+  ExhaustiveSearch search(c);
+  std::size_t budgets = 0, nodes = 0;
+  for (std::size_t step = 0; step <= 4; ++step) {
+    const std::size_t budget = low + (high - low) * step / 4;
+    CAPTURE(budget);
+    const std::size_t expected = search.best_within(budget);
+    nodes += search.nodes();
+    CHECK(solve_and_check(planner, c, budget) == expected);
+    ++budgets;
+  }
+  CHECK(search.best_within(low - 1) == kNone);
+  CHECK(!planner.solve(low - 1));
+  return {budgets, nodes};
+}
+
+}  // namespace
 
 TEST_CASE("budget equals a branch-and-bound exhaustive search for 8 to 10 layers") {
   std::mt19937_64 rng(1911);
@@ -257,24 +337,44 @@ TEST_CASE("budget equals a branch-and-bound exhaustive search for 8 to 10 layers
     const std::size_t layers = 8 + trial % 3;
     const TestChain c = make_test_chain(rng, layers, trial % 2 == 0, static_cast<Activation>(1 + trial % 3));
     INFO(c.label);
-    BudgetPlanner planner(c.chain);
-    const std::size_t low = planner.min_activation_peak();
-    const std::size_t high = make_plan(c.model, StepContext{}, parse_plan("none")).activation_peak_bytes;
-    ExhaustiveSearch search(c);
-    for (std::size_t step = 0; step <= 4; ++step) {
-      const std::size_t budget = low + (high - low) * step / 4;
-      CAPTURE(budget);
-      const std::size_t expected = search.best_within(budget);
-      nodes += search.nodes();
-      CHECK(solve_and_check(planner, c, budget) == expected);
-      ++budgets;
-    }
-    CHECK(search.best_within(low - 1) == kNone);
-    CHECK(!planner.solve(low - 1));
+    const auto [checked, built] = check_against_branch_and_bound(c);
+    budgets += checked;
+    nodes += built;
     ++chains;
   }
   MESSAGE("dynamic program == branch-and-bound optimum on " << chains << " chains (8-10 layers), " << budgets
                                                          << " budgets; " << nodes << " partial schedules built");
+}
+
+TEST_CASE("residual blocks: budget equals a branch-and-bound exhaustive search for 8 and 9 units") {
+  std::mt19937_64 rng(1606);
+  std::size_t chains = 0, budgets = 0, nodes = 0;
+  for (int trial = 0; trial < 4; ++trial) {
+    const TestChain c = make_block_chain(rng, 6 + trial % 2);
+    INFO(c.label);
+    const auto [checked, built] = check_against_branch_and_bound(c);
+    budgets += checked;
+    nodes += built;
+    ++chains;
+  }
+  MESSAGE("dynamic program == branch-and-bound optimum on " << chains << " residual chains (8-9 units), " << budgets
+                                                         << " budgets; " << nodes << " partial schedules built");
+}
+
+TEST_CASE("residual blocks: at sqrtn's own activation peak, budget recomputes no more than sqrtn") {
+  std::mt19937_64 rng(4243);
+  std::size_t strictly_less = 0;
+  for (int trial = 0; trial < 30; ++trial) {
+    const TestChain c = make_block_chain(rng, 1 + rng() % 40);
+    INFO(c.label);
+    const Plan sqrtn = make_plan(c.model, StepContext{}, parse_plan("sqrtn"));
+    BudgetPlanner planner(c.chain);
+    const std::size_t cost = solve_and_check(planner, c, sqrtn.activation_peak_bytes);
+    REQUIRE(cost != kNone);
+    CHECK(cost <= sqrtn.recompute_flops);
+    strictly_less += cost < sqrtn.recompute_flops;
+  }
+  MESSAGE("residual blocks at sqrtn's peak: budget <= sqrtn on 30 chains, strictly less on " << strictly_less);
 }
 
 TEST_CASE("at sqrtn's own activation peak, budget recomputes no more than sqrtn") {

@@ -67,10 +67,11 @@ TEST_CASE("bias_activation_forward: every activation, with and without the pre-a
     for (const Activation activation : kActivations) {
       for (const bool with_pre : {true, false}) {
         std::vector<float> out = x, pre(x.size());
-        f.cpu.bias_activation_forward(out.data(), with_pre ? pre.data() : nullptr, bias.data(), rows, cols, activation);
+        f.cpu.bias_activation_forward(out.data(), with_pre ? pre.data() : nullptr, bias.data(), rows, cols, activation,
+                                      DropoutMask{});
         DeviceBuffer d_out(*f.gpu, x), d_pre(*f.gpu, x.size() * sizeof(float)), d_bias(*f.gpu, bias);
         f.gpu->bias_activation_forward(d_out.floats(), with_pre ? d_pre.floats() : nullptr, d_bias.floats(), rows, cols,
-                                       activation);
+                                       activation, DropoutMask{});
         const std::vector<float> gpu_out = d_out.download();
         const double error = error_relative_to(gpu_out, out, z);
         INFO(shape_name(rows, cols) << " " << to_string(activation) << " pre=" << with_pre << " error=" << error);
@@ -101,9 +102,9 @@ TEST_CASE("activation_backward: every activation") {
       if (activation == Activation::relu)
         for (float& value : saved) value = std::max(value, 0.0f);
       std::vector<float> expected = grad;
-      f.cpu.activation_backward(expected.data(), saved.data(), rows, cols, activation);
+      f.cpu.activation_backward(expected.data(), saved.data(), rows, cols, activation, false, DropoutMask{});
       DeviceBuffer d_grad(*f.gpu, grad), d_saved(*f.gpu, saved);
-      f.gpu->activation_backward(d_grad.floats(), d_saved.floats(), rows, cols, activation);
+      f.gpu->activation_backward(d_grad.floats(), d_saved.floats(), rows, cols, activation, false, DropoutMask{});
       const std::vector<float> got = d_grad.download();
       const double error = error_relative_to(got, expected, grad);
       INFO(shape_name(rows, cols) << " " << to_string(activation) << " error=" << error);

@@ -69,13 +69,15 @@ TEST_CASE("past the first pass: bias + relu forward, relu backward, MSE gradient
       std::vector<float> out = x, pre(kLongCount + 1, 0.0f), grad = y;
       DeviceBuffer d_out(*gpu, out), d_pre(*gpu, pre), d_bias(*gpu, bias), d_grad(*gpu, grad);
       cpu.bias_activation_forward(out.data() + offset, pre.data() + offset, bias.data(), kLongRows, kLongCols,
-                                  Activation::relu);
+                                  Activation::relu, DropoutMask{});
       gpu->bias_activation_forward(d_out.floats(offset), d_pre.floats(offset), d_bias.floats(), kLongRows, kLongCols,
-                                   Activation::relu);
+                                   Activation::relu, DropoutMask{});
       CHECK(bitwise_equal(d_out.download(), out));
       CHECK(bitwise_equal(d_pre.download(), pre));
-      cpu.activation_backward(grad.data() + offset, out.data() + offset, kLongRows, kLongCols, Activation::relu);
-      gpu->activation_backward(d_grad.floats(offset), d_out.floats(offset), kLongRows, kLongCols, Activation::relu);
+      cpu.activation_backward(grad.data() + offset, out.data() + offset, kLongRows, kLongCols, Activation::relu, false,
+                              DropoutMask{});
+      gpu->activation_backward(d_grad.floats(offset), d_out.floats(offset), kLongRows, kLongCols, Activation::relu,
+                               false, DropoutMask{});
       CHECK(bitwise_equal(d_grad.download(), grad));
     }
     {
