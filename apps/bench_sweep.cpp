@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "planner/report.h"
 #include "planner/units.h"
 #include "runtime/dataset.h"
 #include "runtime/session.h"
@@ -172,7 +173,8 @@ nlohmann::json sweep_json(const std::vector<SweepRow>& rows, const SweepConfig& 
             {"depths", config.depths},
             {"steps", config.steps},
             {"warmup", config.warmup},
-            {"profile_steps", config.profile_steps}}},
+            {"profile_steps", config.profile_steps},
+            {"model", model_to_json(config.model)}}},
           {"rows", json_rows}};
 }
 

@@ -129,7 +129,11 @@ def planned_bytes(compiled) -> dict:
 
 def main() -> None:
     args = parse_args()
-    config, init, batches, replayed, total = common.load_run(args)
+    config, state, batches, replayed, total = common.load_run(args)
+    if config.block != "plain" or config.loss != "mse" or config.dropout > 0:
+        raise common.UsageError("--block/--loss/--dropout: the JAX reference covers plain MSE chains without dropout "
+                                "(residual blocks and cross-entropy are compared with PyTorch)")
+    init = common.linear_layers(state)
 
     configure_environment(args)
     cuda = args.device == "cuda"

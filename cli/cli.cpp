@@ -95,7 +95,6 @@ ModelSpec resolve_model(const ModelFlags& flags) {
   spec.dropout = parse_real(flags.dropout, "--dropout", 0.0, 0.999999);
   resolve_loss(flags, spec);
   validate(spec);
-  if (spec.block == BlockKind::residual) throw UsageError("--block residual: not available yet (planned next)");
   return spec;
 }
 

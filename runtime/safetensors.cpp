@@ -11,27 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/errors.h"
+#include "planner/parameter_tensors.h"
 #include "runtime/atomic_file.h"
 
 namespace egc {
 namespace {
-
-struct TensorSlot {
-  std::string name;
-  std::vector<std::size_t> shape;
-  std::size_t offset = 0;  // floats into the flat parameter vector
-  std::size_t count = 0;
-};
-
-std::vector<TensorSlot> tensor_slots(const Chain& chain) {
-  std::vector<TensorSlot> slots;
-  for (const Layer& layer : chain.layers) {
-    slots.push_back({sequential_tensor_name(layer.index, false), {layer.out, layer.in}, layer.weight_offset,
-                     layer.out * layer.in});
-    slots.push_back({sequential_tensor_name(layer.index, true), {layer.out}, layer.bias_offset, layer.out});
-  }
-  return slots;
-}
 
 std::string shape_text(const std::vector<std::size_t>& shape) {
   std::string text = "[";
@@ -40,10 +24,6 @@ std::string shape_text(const std::vector<std::size_t>& shape) {
 }
 
 }  // namespace
-
-std::string sequential_tensor_name(std::size_t layer, bool bias) {
-  return std::to_string(2 * layer) + (bias ? ".bias" : ".weight");
-}
 
 void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors) {
   nlohmann::ordered_json header;
@@ -69,7 +49,7 @@ void write_safetensors(const std::string& path, const std::string& flag, const s
 void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,
                       const std::string& flag) {
   std::vector<TensorView> tensors;
-  for (const TensorSlot& slot : tensor_slots(chain))
+  for (const ParameterTensor& slot : parameter_tensors(chain))
     tensors.push_back({slot.name, "F32", slot.shape, params.data() + slot.offset, slot.count * sizeof(float)});
   write_safetensors(path, flag, tensors);
 }
@@ -97,7 +77,7 @@ std::vector<float> load_safetensors(const std::string& path, const Chain& chain,
 
   std::vector<float> params(chain.param_count);
   std::set<std::string> expected;
-  for (const TensorSlot& slot : tensor_slots(chain)) {
+  for (const ParameterTensor& slot : parameter_tensors(chain)) {
     expected.insert(slot.name);
     if (!header.contains(slot.name))
       throw UsageError(where + "has no tensor '" + slot.name + "' (the model needs shape " + shape_text(slot.shape) + ")");

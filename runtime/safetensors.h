@@ -1,6 +1,7 @@
-// Model parameters in the safetensors format, named and shaped as PyTorch's nn.Sequential of
-// Linear and activation modules has them ("0.weight" [out, in], "0.bias", "2.weight", ...),
-// so that model.load_state_dict(safetensors.torch.load_file(FILE)) works.
+// Model parameters in the safetensors format, named and shaped as the equivalent PyTorch module's
+// state_dict has them (planner/parameter_tensors.h: nn.Sequential's "0.weight" [out, in],
+// "0.bias", "2.weight", ... for a plain chain, ResidualMLP's names for a residual one), so that
+// model.load_state_dict(safetensors.torch.load_file(FILE), strict=True) works.
 #pragma once
 
 #include <string>
@@ -21,9 +22,6 @@ struct TensorView {
 
 // Writes the tensors in order, atomically; UsageError naming `flag` when the path cannot be written.
 void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors);
-
-// "0.weight", "0.bias", "2.weight", ...: layer i is module 2i (activations sit in between).
-std::string sequential_tensor_name(std::size_t layer, bool bias);
 
 // Writes atomically; UsageError naming `flag` when the path cannot be written.
 void save_safetensors(const std::string& path, const Chain& chain, const std::vector<float>& params,

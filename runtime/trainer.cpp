@@ -6,6 +6,7 @@
 #include <string>
 
 #include "planner/errors.h"
+#include "planner/parameter_tensors.h"
 
 namespace egc {
 
@@ -45,12 +46,12 @@ Trainer::Trainer(const Plan& plan, Backend& backend, const Dataset& data, const 
 void Trainer::initialize_parameters() {
   std::vector<float> values(plan_.chain.param_count);
   Random random(derive_seed(settings_.seed, 3));
-  for (const Layer& layer : plan_.chain.layers) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(layer.in));
-    for (std::size_t e = 0; e < layer.in * layer.out; ++e)
-      values[layer.weight_offset + e] = static_cast<float>(random.uniform(-bound, bound));
-    for (std::size_t e = 0; e < layer.out; ++e)
-      values[layer.bias_offset + e] = static_cast<float>(random.uniform(-bound, bound));
+  for (const ParameterTensor& tensor : parameter_tensors(plan_.chain)) {  // in the buffer's order
+    const double bound = tensor.fan_in ? 1.0 / std::sqrt(static_cast<double>(tensor.fan_in)) : 0.0;
+    for (std::size_t e = 0; e < tensor.count; ++e)
+      values[tensor.offset + e] = tensor.init == TensorInit::uniform ? static_cast<float>(random.uniform(-bound, bound))
+                                  : tensor.init == TensorInit::ones  ? 1.0f
+                                                                     : 0.0f;
   }
   set_parameters(values);
 }
@@ -111,7 +112,9 @@ float Trainer::train_step() {
     const std::uint32_t* rows = next_training_batch();
     if (batch_log_) batch_log_->insert(batch_log_->end(), rows, rows + plan_.chain.batch);
     load_batch(rows, plan_.chain.batch);
-    executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale}, steps_done_ + 1);
+    // Dropout masks: seed stream 5 of --seed (1 data, 2 split, 3 parameters, 4 shuffling).
+    executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale, micro, derive_seed(settings_.seed, 5)},
+                              steps_done_ + 1);
     std::uint32_t correct = 0;
     loss_sum += read_loss(&correct);
     correct_sum += correct;

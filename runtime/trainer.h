@@ -37,7 +37,8 @@ class Trainer {
   // training split holds fewer rows than a batch.
   Trainer(const Plan& plan, Backend& backend, const Dataset& data, const TrainSettings& settings);
 
-  // PyTorch's nn.Linear default: weight and bias uniform in +-1/sqrt(fan_in).
+  // PyTorch's defaults: nn.Linear's weight and bias uniform in +-1/sqrt(fan_in), nn.LayerNorm's
+  // ones and zeros (planner/parameter_tensors.h).
   void initialize_parameters();
   void set_parameters(const std::vector<float>& values);
   std::vector<float> parameters();

@@ -297,6 +297,41 @@ TEST_CASE("--steps 0 --save writes the initial parameters - --load reads them ba
   std::remove(report.c_str());
 }
 
+TEST_CASE("residual blocks: every plan kind plans, a short run trains, the report and the file say what ran") {
+  const std::string report = "test_cli_residual.json", params = "test_cli_residual.safetensors";
+  const std::string model = "--block residual --layers 5 --width 16 --expand 2 --batch 32 --samples 2000 --device cpu ";
+  for (const char* plan : {"none", "sqrtn", "every:2", "chen-greedy", "budget:64KiB", "auto --max-memory 400KiB"}) {
+    const Result result = run(model + "--dry-run --plan " + plan);
+    INFO(plan << " -> " << result.output);
+    CHECK(result.code == 0);
+    CHECK(result.output.find("Memory plan") != std::string::npos);
+  }
+  Result result = run(model + "--loss cross-entropy --classes 3 --dropout 0.1 --norm none --steps 5 --plan sqrtn --save " +
+                      params + " --report " + report);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK(result.output.find("accuracy") != std::string::npos);
+  const nlohmann::json json = nlohmann::json::parse(read_file(report));
+  const nlohmann::json& config = json["config"]["model"];
+  CHECK(config["block"] == "residual");
+  CHECK(config["norm"] == "none");
+  CHECK(config["expand"] == 2);
+  CHECK(config["dropout"] == 0.1);
+  CHECK(config["loss"] == "cross-entropy");
+  CHECK(config["classes"] == 3);
+  CHECK(json["training"]["eval_accuracy"].is_number());
+  CHECK(json["training"]["eval_mse"].is_null());
+  CHECK(json["training"]["loss"].back()["accuracy"].is_number());
+  CHECK(json["plan"]["layers"] == 7);  // the projection, 5 blocks, the head
+  CHECK(read_file(params).find("\"blocks.4.fc2.weight\":{\"dtype\":\"F32\",\"shape\":[16,32]") != std::string::npos);
+  // Loading into another model is refused by name and shape.
+  result = run(model + "--loss cross-entropy --classes 3 --steps 1 --load " + params);
+  CHECK(result.code == 2);
+  CHECK(result.output.find("blocks.0.norm.weight") != std::string::npos);
+  std::remove(report.c_str());
+  std::remove(params.c_str());
+}
+
 TEST_CASE("egc_bench: bad flags exit with 2 and write nothing") {
   const std::string csv = "test_cli_bench.csv";
   std::remove(csv.c_str());

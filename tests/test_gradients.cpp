@@ -59,6 +59,7 @@ Problem random_problem(std::mt19937_64& rng, const ModelSpec& model, const std::
   p.model = model;
   p.chain = build_chain(model);
   p.label = label;
+  p.batch.dropout = model.dropout;  // keyed as the executor's first micro-batch of step 1, seed 0
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
   for (std::size_t i = 0; i < p.chain.param_count; ++i) p.params.push_back(uniform(rng) * 0.7);
   for (std::size_t i = 0; i < model.batch * model.in_features; ++i) p.batch.x.push_back(uniform(rng));
@@ -81,6 +82,15 @@ std::vector<Problem> problems(std::mt19937_64& rng) {
         list.push_back(random_problem(rng, residual_model(activation, loss, norm),
                                       std::string("residual ") + to_string(norm) + " " + to_string(activation) + " " +
                                           to_string(loss)));
+  // Dropout 0.3 (a third of the elements dropped: both branches of every mask well exercised);
+  // the mask does not depend on the parameters, so finite differences see the same one.
+  for (Activation activation : {Activation::relu, Activation::gelu, Activation::tanh}) {
+    ModelSpec plain = plain_model(activation, LossKind::mse);
+    plain.dropout = 0.3;
+    list.push_back(random_problem(rng, plain, std::string("dropout mse ") + to_string(activation)));
+    list.push_back(random_problem(rng, residual_model(activation, LossKind::cross_entropy, Norm::layernorm, 0.3),
+                                  std::string("dropout residual layernorm cross-entropy ") + to_string(activation)));
+  }
   return list;
 }
 

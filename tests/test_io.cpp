@@ -14,6 +14,7 @@
 
 #include "planner/chain.h"
 #include "planner/errors.h"
+#include "planner/parameter_tensors.h"
 #include "runtime/atomic_file.h"
 #include "runtime/dataset.h"
 #include "runtime/safetensors.h"
@@ -171,6 +172,43 @@ TEST_CASE("safetensors: round trip, PyTorch names and shapes") {
   CHECK(header.find("\"2.bias\"") != std::string::npos);
   CHECK(header.find("\"4.weight\":{\"dtype\":\"F32\",\"shape\":[1,5]") != std::string::npos);
   CHECK(bytes.size() == 8 + header_length + params.size() * 4);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("safetensors: a residual model under ResidualMLP's state_dict names, in the buffer's order") {
+  ModelSpec model;
+  model.block = BlockKind::residual;
+  model.hidden_widths = {4, 4};
+  model.expand = 2;
+  model.in_features = 3;
+  model.out_features = 2;
+  const Chain chain = build_chain(model);
+  const std::vector<ParameterTensor> tensors = parameter_tensors(chain);
+  std::vector<std::string> names;
+  std::size_t next = 0;
+  for (const ParameterTensor& t : tensors) {
+    names.push_back(t.name);
+    CHECK(t.offset == next);  // contiguous, in state_dict order
+    next += t.count;
+  }
+  CHECK(next == chain.param_count);
+  CHECK(names == std::vector<std::string>{"input.weight", "input.bias", "blocks.0.norm.weight", "blocks.0.norm.bias",
+                                          "blocks.0.fc1.weight", "blocks.0.fc1.bias", "blocks.0.fc2.weight",
+                                          "blocks.0.fc2.bias", "blocks.1.norm.weight", "blocks.1.norm.bias",
+                                          "blocks.1.fc1.weight", "blocks.1.fc1.bias", "blocks.1.fc2.weight",
+                                          "blocks.1.fc2.bias", "head.weight", "head.bias"});
+  CHECK(tensors[4].shape == std::vector<std::size_t>{8, 4});  // fc1: [inner, width]
+  CHECK(tensors[6].shape == std::vector<std::size_t>{4, 8});  // fc2: [width, inner]
+  CHECK(tensors[2].init == TensorInit::ones);
+  CHECK(tensors[3].init == TensorInit::zeros);
+  CHECK(tensors[6].fan_in == 8);
+  std::vector<float> params(chain.param_count);
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] = static_cast<float>(i) * 0.5f - 7.0f;
+  const std::string path = "test_io_residual.safetensors";
+  save_safetensors(path, chain, params);
+  CHECK(load_safetensors(path, chain) == params);
+  model.norm = Norm::none;  // no norm tensors: the file's are unexpected
+  CHECK(usage_error_of([&] { load_safetensors(path, build_chain(model)); }).find("blocks.0.norm.") != std::string::npos);
   std::remove(path.c_str());
 }
 

@@ -2,6 +2,7 @@
 // in exactly the planned memory.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 
@@ -176,6 +177,65 @@ TEST_CASE("residual blocks: every plan computes the same step bitwise, in exactl
     for (const std::string& plan : every_plan_kind(model, rng, reference.plan.activation_peak_bytes))
       check_same_step_as_planned(model, settings, plan, reference, 3);
   }
+}
+
+TEST_CASE("dropout 0.1: residual blocks with LayerNorm, both losses, every plan bitwise alike, memory as planned") {
+  std::mt19937_64 rng(1010);
+  for (int trial = 0; trial < 8; ++trial) {
+    ModelSpec model = random_residual_model(rng);
+    model.norm = Norm::layernorm;
+    model.dropout = 0.1;
+    model.loss = trial % 2 ? LossKind::cross_entropy : LossKind::mse;
+    model.out_features = trial % 2 ? 2 + rng() % 4 : 1 + rng() % 3;
+    if (trial == 7) {  // and a plain chain, whose relu layers keep the dropped output, tanh the pre-activation
+      model.block = BlockKind::plain;
+      model.hidden_widths = {5, 7, 3, 9};
+      model.activation = Activation::tanh;
+    }
+    TrainSettings settings;
+    settings.seed = rng();
+    settings.accumulate = 1 + rng() % 2;
+    INFO("trial " << trial << ": " << model.hidden_widths.size() << " x " << model.hidden_widths[0] << ", "
+                  << std::string(to_string(model.block)) << ", " << std::string(to_string(model.activation)) << ", "
+                  << std::string(to_string(model.loss)) << ", accumulate " << settings.accumulate);
+    CpuBackend backend;
+    const auto reference = train_for(backend, model, "none", settings, 3);
+    for (const std::string& plan : every_plan_kind(model, rng, reference.plan.activation_peak_bytes))
+      check_same_step_as_planned(model, settings, plan, reference, 3);
+    // The masks are live: without dropout the same seed trains other parameters.
+    ModelSpec without = model;
+    without.dropout = 0;
+    CHECK(train_for(backend, without, "none", settings, 3).parameters != reference.parameters);
+  }
+}
+
+TEST_CASE("evaluation runs without dropout: the same parameters evaluate as a model without it") {
+  ModelSpec model;
+  model.block = BlockKind::residual;
+  model.hidden_widths.assign(3, 12);
+  model.dropout = 0.5;
+  model.loss = LossKind::cross_entropy;
+  model.out_features = 3;
+  model.batch = 16;
+  Dataset data = make_synthetic_for(model, 400, 0.1, 5);
+  split_dataset(data, 0.25, 5);
+  CpuBackend backend;
+  const Plan plan = plan_run(model, data, backend, parse_plan("sqrtn"));
+  Session session(plan, backend, data, TrainSettings{});
+  session.train(4, 0);
+  const std::vector<float> trained = session.trainer().parameters();
+  const std::optional<Evaluation> first = session.trainer().evaluate(false);
+  const std::optional<Evaluation> again = session.trainer().evaluate(false);
+  ModelSpec without = model;
+  without.dropout = 0;
+  const Plan plain = plan_run(without, data, backend, parse_plan("none"));
+  Session other(plain, backend, data, TrainSettings{}, &trained);
+  const std::optional<Evaluation> reference = other.trainer().evaluate(false);
+  REQUIRE(first);
+  REQUIRE(reference);
+  CHECK(first->loss == again->loss);
+  CHECK(first->loss == reference->loss);
+  CHECK(*first->accuracy == *reference->accuracy);
 }
 
 TEST_CASE("training loss falls on the synthetic task") {
