@@ -7,7 +7,9 @@ so that module.load_state_dict(safetensors.torch.load_file(FILE), strict=True) l
   residual model   ResidualMLP: "input.*", "blocks.B.norm.*", "blocks.B.fc1.*", "blocks.B.fc2.*",
                    "head.*"
 
-torch is imported by the functions, so that this file can be read without it.
+state_shapes(config) lists those names and shapes for a reference_common.ModelConfig (the
+references check egc's file against it). torch is imported by the functions that build modules,
+so that this file can be imported without it.
 """
 from __future__ import annotations
 
@@ -69,3 +71,36 @@ def plain_mlp(torch, widths: list[int], activation: str, dropout: float = 0.0):
             if dropout > 0:
                 modules.append(nn.Dropout(dropout))
     return nn.Sequential(*modules)
+
+
+def state_shapes(config) -> dict[str, tuple[int, ...]]:
+    """The state_dict egc_train --save writes for a reference_common.ModelConfig (planner/parameter_tensors.h), in order:
+    nn.Sequential's names for a plain chain, bench/egc_modules.py's ResidualMLP's for a residual one."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def linear(prefix: str, fan_in: int, fan_out: int) -> None:
+        shapes[prefix + "weight"] = (fan_out, fan_in)
+        shapes[prefix + "bias"] = (fan_out,)
+
+    widths = config.widths
+    if config.block == "plain":
+        stride = 3 if config.dropout > 0 else 2  # Linear, activation[, Dropout]
+        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+            linear(f"{stride * i}.", fan_in, fan_out)
+        return shapes
+    width, inner = widths[1], widths[1] * config.expand
+    linear("input.", widths[0], width)
+    for b in range(len(widths) - 2):
+        if config.norm == "layernorm":
+            shapes[f"blocks.{b}.norm.weight"] = (width,)
+            shapes[f"blocks.{b}.norm.bias"] = (width,)
+        linear(f"blocks.{b}.fc1.", width, inner)
+        linear(f"blocks.{b}.fc2.", inner, width)
+    linear("head.", width, widths[-1])
+    return shapes
+
+
+def linear_layers(state: dict) -> list[tuple]:
+    """(weight [out, in], bias [out]) of a plain chain's Linears, in order."""
+    weights = [name for name in state if name.endswith(".weight")]
+    return [(state[name], state[name[:-len("weight")] + "bias"]) for name in weights]

@@ -21,6 +21,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
+import egc_modules
+
 REFERENCE_VERSION = 1
 ACTIVATIONS = ("relu", "gelu", "tanh")
 OPTIMIZERS = ("sgd", "adam")
@@ -194,51 +196,18 @@ def load_run(args: argparse.Namespace):
     return config, init, batches, replayed, total
 
 
-def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """The state_dict egc_train --save writes for this model (planner/parameter_tensors.h), in order:
-    nn.Sequential's names for a plain chain, bench/egc_modules.py's ResidualMLP's for a residual one."""
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def linear(prefix: str, fan_in: int, fan_out: int) -> None:
-        shapes[prefix + "weight"] = (fan_out, fan_in)
-        shapes[prefix + "bias"] = (fan_out,)
-
-    widths = config.widths
-    if config.block == "plain":
-        stride = 3 if config.dropout > 0 else 2  # Linear, activation[, Dropout]
-        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-            linear(f"{stride * i}.", fan_in, fan_out)
-        return shapes
-    width, inner = widths[1], widths[1] * config.expand
-    linear("input.", widths[0], width)
-    for b in range(len(widths) - 2):
-        if config.norm == "layernorm":
-            shapes[f"blocks.{b}.norm.weight"] = (width,)
-            shapes[f"blocks.{b}.norm.bias"] = (width,)
-        linear(f"blocks.{b}.fc1.", width, inner)
-        linear(f"blocks.{b}.fc2.", inner, width)
-    linear("head.", width, widths[-1])
-    return shapes
-
-
 def load_init(path: str, config: ModelConfig) -> dict[str, np.ndarray]:
     """egc's initial parameters: the state_dict {name: array}, every name and shape checked."""
     import numpy as np
 
     tensors = load_safetensors(path, "--init")
-    shapes = state_shapes(config)
+    shapes = egc_modules.state_shapes(config)
     state = {name: expect(tensors, name, shape, np.float32, path, "--init") for name, shape in shapes.items()}
     extra = set(tensors) - set(shapes)
     if extra:
         raise UsageError(f"--init: {path} holds tensors the model does not have: {sorted(extra)[:4]} "
                          "(check --layers/--width/--widths/--in/--out/--block/--norm/--dropout)")
     return state
-
-
-def linear_layers(state: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(weight [out, in], bias [out]) of a plain chain's Linears, in order."""
-    weights = [name for name in state if name.endswith(".weight")]
-    return [(state[name], state[name[:-len("weight")] + "bias"]) for name in weights]
 
 
 @dataclass
