@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "planner/report.h"
 #include "planner/units.h"
 #include "runtime/dataset.h"
 #include "runtime/session.h"
@@ -93,8 +94,7 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
       model.hidden_widths.assign(depth, config.width);
       model.batch = batch;
       // A small resident dataset: enough distinct rows for shuffled batches.
-      Dataset data = make_synthetic(std::max<std::size_t>(4 * batch, 4096), model.in_features, model.out_features, 0.1,
-                                    config.seed);
+      Dataset data = make_synthetic_for(model, std::max<std::size_t>(4 * batch, 4096), 0.1, config.seed);
       split_dataset(data, 0.0, config.seed);
       for (const std::string& plan_text : config.plans) {
         RunOptions options;
@@ -178,7 +178,8 @@ nlohmann::json sweep_json(const std::vector<SweepRow>& rows, const SweepConfig& 
             {"depths", config.depths},
             {"steps", config.steps},
             {"warmup", config.warmup},
-            {"profile_steps", config.profile_steps}}},
+            {"profile_steps", config.profile_steps},
+            {"model", model_to_json(config.model)}}},
           {"rows", json_rows}};
 }
 

@@ -49,6 +49,9 @@ std::string format_curve(const Curve& curve) {
   out << "Recomputation against activation budget" << (curve.preset.empty() ? "" : " (preset " + curve.preset + ")")
       << ": " << curve.layers << " layers, hidden widths " << describe_widths(m.hidden_widths) << ", in "
       << m.in_features << ", out " << m.out_features << ", " << to_string(m.activation) << ", batch " << m.batch
+      << (m.block == BlockKind::residual ? std::string(", residual blocks (") + to_string(m.norm) + ", inner " +
+                                               std::to_string(m.expand) + " x width)"
+                                         : std::string())
       << "\n  one forward pass: " << curve.forward_flops << " FLOPs; smallest feasible budget "
       << format_bytes(curve.min_feasible_bytes) << "; none's activation peak " << format_bytes(curve.none_peak_bytes)
       << "\n  recomputation in % of a forward pass; '-' where a plan of that kind does not fit\n\n";

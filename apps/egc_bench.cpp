@@ -29,9 +29,15 @@ struct BenchFlags {
   std::string depths = "8,32";
   std::string width = "64";
   std::string in = "1";
-  std::string out = "1";
+  std::string out;  // default 1, or --classes
   std::string activation = "relu";
   std::string optimizer = "sgd";
+  std::string block = "plain";
+  std::string norm;
+  std::string expand;
+  std::string dropout = "0";
+  std::string loss = "mse";
+  std::string classes;
   std::string steps = "10";
   std::string warmup = "2";
   std::string profile_steps = "3";
@@ -44,6 +50,27 @@ struct BenchFlags {
   std::string profile;
 };
 
+// The model flags both modes share, with the depth, width and batch each mode gives.
+egc::ModelFlags model_flags(const BenchFlags& flags, const std::string& layers, const std::string& width,
+                            const std::string& widths, const std::string& batch) {
+  egc::ModelFlags model;
+  model.layers = layers;
+  model.width = width;
+  model.widths = widths;
+  model.in = flags.in;
+  model.out = flags.out;
+  model.activation = flags.activation;
+  model.batch = batch;
+  model.optimizer = flags.optimizer;
+  model.block = flags.block;
+  model.norm = flags.norm;
+  model.expand = flags.expand;
+  model.dropout = flags.dropout;
+  model.loss = flags.loss;
+  model.classes = flags.classes;
+  return model;
+}
+
 int bench_main(const CLI::App& app, const BenchFlags& flags) {
   egc::setup_logging(flags.log_level);
   egc::SweepConfig config;
@@ -52,10 +79,8 @@ int bench_main(const CLI::App& app, const BenchFlags& flags) {
   config.batches = egc::parse_widths(flags.batches, "--batches");
   config.depths = egc::parse_widths(flags.depths, "--depths");
   config.width = egc::parse_positive(flags.width, "--width");
-  config.model.in_features = egc::parse_positive(flags.in, "--in");
-  config.model.out_features = egc::parse_positive(flags.out, "--out");
-  config.model.activation = egc::parse_activation(flags.activation);
-  config.model.optimizer = egc::parse_optimizer(flags.optimizer);
+  // Depth and batch come from the lists; everything else as egc_train reads it.
+  config.model = egc::resolve_model(model_flags(flags, "1", flags.width, "", "1"));
   config.steps = egc::parse_whole(flags.steps, "--steps", 1, 1u << 20);
   config.warmup = egc::parse_whole(flags.warmup, "--warmup", 0, 1u << 20);
   config.profile_steps = egc::parse_whole(flags.profile_steps, "--profile-steps", 1, 1u << 20);
@@ -119,16 +144,8 @@ int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags
     if (app.count(flag) > 0)
       throw egc::UsageError(std::string(flag) + ": a sweep flag; with --curve the model is --layers/--width/--widths, "
                                                 "--in, --out, --activation, --batch or --preset");
-  egc::ModelFlags model;
-  model.layers = curve.layers;
-  model.width = flags.width;
-  model.widths = curve.widths;
-  model.in = flags.in;
-  model.out = flags.out;
-  model.activation = flags.activation;
-  model.batch = curve.batch;
-  model.optimizer = flags.optimizer;
-  return egc::run_curve(app, model, curve, flags.csv, flags.json);
+  return egc::run_curve(app, model_flags(flags, curve.layers, flags.width, curve.widths, curve.batch), curve, flags.csv,
+                        flags.json);
 }
 
 int main(int argc, char** argv) {
@@ -143,10 +160,19 @@ int main(int argc, char** argv) {
   app.add_option("--depths", flags.depths, "Comma-separated numbers of hidden layers")->type_name("LIST");
   app.add_option("--width", flags.width, "Width of every hidden layer")->type_name("H");
   app.add_option("--in", flags.in, "Input features")->type_name("D");
-  app.add_option("--out", flags.out, "Output features; with --calibrate: the FILE the profile is written to")
+  app.add_option("--out", flags.out,
+                 "Output features (default 1; with --loss cross-entropy, --classes); with --calibrate: the FILE the "
+                 "profile is written to")
       ->type_name("D|FILE");
   app.add_option("--activation", flags.activation, "relu, gelu, tanh")->type_name("NAME");
   app.add_option("--optimizer", flags.optimizer, "sgd, adam")->type_name("NAME");
+  app.add_option("--block", flags.block, "plain or residual (--depths / --layers count blocks), as for egc_train")
+      ->type_name("KIND");
+  app.add_option("--norm", flags.norm, "Residual blocks: layernorm (default) or none")->type_name("NAME");
+  app.add_option("--expand", flags.expand, "Residual blocks: inner width E x --width (default 4)")->type_name("E");
+  app.add_option("--dropout", flags.dropout, "Dropout probability, as for egc_train")->type_name("P");
+  app.add_option("--loss", flags.loss, "mse or cross-entropy (with --classes)")->type_name("NAME");
+  app.add_option("--classes", flags.classes, "Classes for --loss cross-entropy")->type_name("K");
   app.add_option("--steps", flags.steps, "Timed steps per row (the median is reported)")->type_name("N");
   app.add_option("--warmup", flags.warmup, "Untimed steps before timing")->type_name("N");
   app.add_option("--profile-steps", flags.profile_steps, "Steps timed op by op for the forward/backward split")

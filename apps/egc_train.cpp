@@ -33,10 +33,9 @@ constexpr std::size_t kReportedPredictions = 2000;  // evaluation points kept in
 
 egc::Dataset load_data(const egc::TrainFlags& flags, const egc::TrainConfig& config) {
   const egc::ModelSpec& model = config.model;
-  egc::Dataset data =
-      flags.data.empty()
-          ? egc::make_synthetic(config.samples, model.in_features, model.out_features, config.noise, config.settings.seed)
-          : egc::load_csv(flags.data, model.in_features, model.out_features);
+  egc::Dataset data = flags.data.empty()
+                          ? egc::make_synthetic_for(model, config.samples, config.noise, config.settings.seed)
+                          : egc::load_csv_for(flags.data, model);
   egc::split_dataset(data, config.eval_split, config.settings.seed);
   return data;
 }

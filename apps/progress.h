@@ -1,16 +1,17 @@
-// Progress of a training run: a bar with loss, samples/s and time left on a terminal; plain
-// spdlog lines every `log_every` steps otherwise.
+// Progress of a training run: a bar with loss (and accuracy, for classification), samples/s and
+// time left on a terminal; plain spdlog lines every `log_every` steps otherwise.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 
 namespace egc {
 
 class Progress {
  public:
   Progress(std::size_t total_steps, std::size_t samples_per_step, std::size_t log_every, bool terminal);
-  void update(std::size_t step, float loss);
+  void update(std::size_t step, float loss, std::optional<float> accuracy = std::nullopt);
   void finish();
 
  private:

@@ -26,7 +26,12 @@ void print_row(const std::string& what, const std::string& planned, const std::s
 
 nlohmann::json config_to_json(const TrainFlags& flags, const TrainConfig& config, const std::string& device,
                               const Dataset& data) {
-  return {{"model", model_to_json(config.model)},
+  nlohmann::json model = model_to_json(config.model);
+  model["block"] = to_string(config.model.block);
+  model["dropout"] = config.model.dropout;
+  model["loss"] = to_string(config.model.loss);
+  if (config.model.loss != LossKind::cross_entropy) model["classes"] = nullptr;
+  return {{"model", model},
           {"plan", flags.plan},
           {"max_memory_bytes", config.run.max_memory ? nlohmann::json(*config.run.max_memory) : nlohmann::json(nullptr)},
           {"dry_run", flags.dry_run},
@@ -71,8 +76,11 @@ void print_comparison(const Plan& plan, const RunSummary& run, std::optional<dou
               run.median_step_ms(), run.samples_per_second(), plan.predicted_step_ms,
               format_percent(plan.predicted_step_ms - run.median_step_ms(), run.median_step_ms(), 1, true).c_str(),
               plan.profile_name.c_str());
-  if (run.evaluation) {
-    std::printf("  evaluation MSE     %.6g over %zu rows", run.evaluation->mse, run.evaluation->rows);
+  if (run.evaluation && run.evaluation->accuracy) {
+    std::printf("  evaluation         accuracy %.2f%%, cross-entropy %.6g over %zu rows\n", 100.0 * *run.evaluation->accuracy,
+                run.evaluation->loss, run.evaluation->rows);
+  } else if (run.evaluation) {
+    std::printf("  evaluation MSE     %.6g over %zu rows", run.evaluation->loss, run.evaluation->rows);
     if (noise) std::printf(" (noise variance %.6g)", *noise * *noise);
     std::printf("\n");
   }
@@ -80,11 +88,17 @@ void print_comparison(const Plan& plan, const RunSummary& run, std::optional<dou
 
 nlohmann::json training_to_json(const RunSummary& run, std::size_t train_rows, double plan_predicted_ms) {
   const std::vector<float>& losses = run.measured.losses;
+  const bool classes = run.evaluation && run.evaluation->accuracy;
+  const bool mse = run.evaluation && !run.evaluation->accuracy;
   return {{"steps", run.steps},
           {"epochs", static_cast<double>(run.steps * run.samples_per_step) / static_cast<double>(train_rows)},
           {"loss", run.logged_losses},
           {"final_loss", run.steps > 0 && !losses.empty() ? nlohmann::json(losses.back()) : nlohmann::json(nullptr)},
-          {"eval_mse", run.evaluation ? nlohmann::json(run.evaluation->mse) : nlohmann::json(nullptr)},
+          {"final_accuracy", !run.measured.accuracies.empty() ? nlohmann::json(run.measured.accuracies.back())
+                                                              : nlohmann::json(nullptr)},
+          {"eval_mse", mse ? nlohmann::json(run.evaluation->loss) : nlohmann::json(nullptr)},
+          {"eval_cross_entropy", classes ? nlohmann::json(run.evaluation->loss) : nlohmann::json(nullptr)},
+          {"eval_accuracy", classes ? nlohmann::json(*run.evaluation->accuracy) : nlohmann::json(nullptr)},
           {"seconds", run.seconds},
           {"step_ms", run.median_step_ms()},
           {"predicted_step_ms", plan_predicted_ms},
@@ -103,7 +117,7 @@ nlohmann::json evaluation_to_json(const Evaluation& evaluation, const Dataset& d
     const std::size_t row = data.eval_rows[i];
     inputs.push_back(row_of(data.inputs, row, data.in));
     targets.push_back(row_of(data.targets, row, data.out));
-    predictions.push_back(row_of(evaluation.predictions, i, data.out));
+    predictions.push_back(row_of(evaluation.predictions, i, evaluation.predictions.size() / evaluation.rows));
   }
   return {{"rows", evaluation.rows}, {"inputs", inputs}, {"targets", targets}, {"predictions", predictions}};
 }

@@ -65,8 +65,12 @@ TrainingOutcome run_training(Session& session, Backend& backend, const TrainConf
   const auto on_step = [&](std::size_t local_step, float loss) {
     const std::size_t step = first + local_step;  // logged as counted from the run's start
     losses.push_back(loss);
-    if (step % log_every == 0 || step == total_steps) run.logged_losses.push_back({{"step", step}, {"loss", loss}});
-    progress.update(local_step, loss);
+    const std::optional<float> accuracy = trainer.last_accuracy();
+    if (step % log_every == 0 || step == total_steps) {
+      run.logged_losses.push_back({{"step", step}, {"loss", loss}});
+      if (accuracy) run.logged_losses.back()["accuracy"] = *accuracy;
+    }
+    progress.update(local_step, loss, accuracy);
     if (checkpoints.every != 0 && step % checkpoints.every == 0)
       save_checkpoint(trainer, plan, checkpoints.path, fingerprint, outcome);
   };

@@ -216,7 +216,7 @@ int bench_main(const CLI::App& app, const Flags& flags, const std::string& comma
   std::cerr << "device: " << backend->description() << "\n";
 
   // Two batches of training rows, no evaluation rows.
-  egc::Dataset data = egc::make_synthetic(2 * spec.batch, spec.in_features, spec.out_features, 0.1, 1);
+  egc::Dataset data = egc::make_synthetic_for(spec, 2 * spec.batch, 0.1, 1);
   egc::split_dataset(data, 0.0, 1);
   std::vector<egc::Plan> plans;
   for (const egc::PlanSpec& plan_spec : plan_specs) plans.push_back(egc::plan_run(spec, data, *backend, plan_spec));

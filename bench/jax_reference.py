@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+import egc_modules
 import reference_common as common
 
 
@@ -129,7 +130,11 @@ def planned_bytes(compiled) -> dict:
 
 def main() -> None:
     args = parse_args()
-    config, init, batches, replayed, total = common.load_run(args)
+    config, state, batches, replayed, total = common.load_run(args)
+    if config.block != "plain" or config.loss != "mse" or config.dropout > 0:
+        raise common.UsageError("--block/--loss/--dropout: the JAX reference covers plain MSE chains without dropout "
+                                "(residual blocks and cross-entropy are compared with PyTorch)")
+    init = egc_modules.linear_layers(state)
 
     configure_environment(args)
     cuda = args.device == "cuda"

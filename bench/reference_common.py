@@ -21,9 +21,14 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
+import egc_modules
+
 REFERENCE_VERSION = 1
 ACTIVATIONS = ("relu", "gelu", "tanh")
 OPTIMIZERS = ("sgd", "adam")
+BLOCKS = ("plain", "residual")
+NORMS = ("layernorm", "none")
+LOSSES = ("mse", "cross-entropy")
 
 
 class UsageError(Exception):
@@ -71,6 +76,14 @@ def momentum_float(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """Dropout in [0, 1), as egc_train accepts."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(text)
+    return value
+
+
 def widths_list(text: str) -> list[int]:
     return [positive_int(part) for part in text.split(",")]
 
@@ -83,9 +96,16 @@ def make_parser(description: str) -> argparse.ArgumentParser:
     model.add_argument("--width", type=positive_int, metavar="H", help="width of every hidden layer (default 64)")
     model.add_argument("--widths", type=widths_list, metavar="W1,W2,...", help="unequal hidden widths W1,W2,... (instead of --layers/--width)")
     model.add_argument("--in", dest="in_features", type=positive_int, metavar="D", default=1, help="input features (default 1)")
-    model.add_argument("--out", dest="out_features", type=positive_int, metavar="D", default=1, help="output features (default 1)")
+    model.add_argument("--out", dest="out_features", type=positive_int, metavar="D",
+                       help="output features (default 1; --classes with cross-entropy)")
     model.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     model.add_argument("--batch", type=positive_int, metavar="B", default=128, help="samples per micro-batch (default 128)")
+    model.add_argument("--block", choices=BLOCKS, default="plain", help="plain layers or residual blocks (--layers of them)")
+    model.add_argument("--norm", choices=NORMS, default="layernorm", help="residual blocks: LayerNorm or none")
+    model.add_argument("--expand", type=positive_int, default=4, metavar="E", help="residual blocks: inner width E x width")
+    model.add_argument("--dropout", type=probability, default=0.0, metavar="P", help="dropout probability (default 0)")
+    model.add_argument("--loss", choices=LOSSES, default="mse")
+    model.add_argument("--classes", type=positive_int, metavar="K", help="classes for --loss cross-entropy")
     train = parser.add_argument_group("training (as egc_train)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
     train.add_argument("--lr", type=positive_float, metavar="RATE", help="learning rate (default 0.01 for sgd, 0.001 for adam)")
@@ -121,20 +141,43 @@ class ModelConfig:
     beta2: float
     eps: float
     accumulate: int
+    block: str = "plain"
+    norm: str = "layernorm"
+    expand: int = 4
+    dropout: float = 0.0
+    loss: str = "mse"
 
     @property
     def layers(self) -> int:
-        """Layers of the chain: the hidden layers and the output Linear (egc's plan.layers)."""
-        return len(self.widths) - 1
+        """Units of the chain (egc's plan.layers): the hidden layers and the output Linear, or the
+        input projection, the blocks and the head."""
+        return len(self.widths) - 1 + (1 if self.block == "residual" else 0)
+
+    @property
+    def target_columns(self) -> int:
+        return 1 if self.loss == "cross-entropy" else self.widths[-1]
 
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
     if args.widths is not None and (args.layers is not None or args.width is not None):
         raise UsageError("--widths: give either --widths or --layers/--width, not both")
+    if args.block == "residual" and args.widths is not None:
+        raise UsageError("--widths: residual blocks share one width (give --layers and --width)")
     hidden = args.widths if args.widths is not None else [args.width or 64] * (args.layers or 8)
     lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else 0.001)
-    return ModelConfig([args.in_features, *hidden, args.out_features], args.activation, args.batch,
-                       args.optimizer, lr, args.momentum, args.beta1, args.beta2, args.eps, args.accumulate)
+    if args.loss == "cross-entropy":
+        if args.classes is None or args.classes < 2:
+            raise UsageError("--classes: --loss cross-entropy needs at least 2 classes")
+        if args.out_features is not None and args.out_features != args.classes:
+            raise UsageError(f"--out: {args.out_features}, but --classes {args.classes} needs {args.classes} outputs")
+        out = args.classes
+    else:
+        if args.classes is not None:
+            raise UsageError("--classes: only with --loss cross-entropy")
+        out = args.out_features or 1
+    return ModelConfig([args.in_features, *hidden, out], args.activation, args.batch, args.optimizer, lr,
+                       args.momentum, args.beta1, args.beta2, args.eps, args.accumulate, args.block, args.norm,
+                       args.expand, args.dropout, args.loss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,27 +190,24 @@ def load_run(args: argparse.Namespace):
     config = model_config(args)
     check_segments(args.segments, config.layers)
     check_writable(args.json, "--json")
-    init = load_init(args.init, config.widths)
+    init = load_init(args.init, config)
     batches = load_batches(args.batches, config)
     replayed, total = steps_to_run(args, batches)
     return config, init, batches, replayed, total
 
 
-def load_init(path: str, widths: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(weight [out, in], bias [out]) per layer from egc's nn.Sequential-named safetensors file."""
+def load_init(path: str, config: ModelConfig) -> dict[str, np.ndarray]:
+    """egc's initial parameters: the state_dict {name: array}, every name and shape checked."""
     import numpy as np
 
     tensors = load_safetensors(path, "--init")
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-        weight = expect(tensors, f"{2 * i}.weight", (fan_out, fan_in), np.float32, path, "--init")
-        bias = expect(tensors, f"{2 * i}.bias", (fan_out,), np.float32, path, "--init")
-        layers.append((weight, bias))
-    extra = set(tensors) - {f"{2 * i}.{kind}" for i in range(len(layers)) for kind in ("weight", "bias")}
+    shapes = egc_modules.state_shapes(config)
+    state = {name: expect(tensors, name, shape, np.float32, path, "--init") for name, shape in shapes.items()}
+    extra = set(tensors) - set(shapes)
     if extra:
         raise UsageError(f"--init: {path} holds tensors the model does not have: {sorted(extra)[:4]} "
-                         "(check --layers/--width/--widths/--in/--out)")
-    return layers
+                         "(check --layers/--width/--widths/--in/--out/--block/--norm/--dropout)")
+    return state
 
 
 @dataclass
@@ -183,7 +223,7 @@ def load_batches(path: str, config: ModelConfig) -> Batches:
 
     tensors = load_safetensors(path, "--batches")
     inputs = expect(tensors, "inputs", (None, config.widths[0]), np.float32, path, "--batches")
-    targets = expect(tensors, "targets", (inputs.shape[0], config.widths[-1]), np.float32, path, "--batches")
+    targets = expect(tensors, "targets", (inputs.shape[0], config.target_columns), np.float32, path, "--batches")
     rows = expect(tensors, "batch_rows", (None, config.batch), np.int64, path, "--batches")
     if rows.shape[0] % config.accumulate:
         raise UsageError(f"--accumulate: {rows.shape[0]} exported micro-batches are not a multiple of {config.accumulate}")
@@ -401,6 +441,8 @@ def result_document(system: str, system_version: str, args: argparse.Namespace, 
         "device_name": device_name,
         "config": {
             "widths": config.widths, "activation": config.activation, "batch": config.batch,
+            "block": config.block, "norm": config.norm, "expand": config.expand, "dropout": config.dropout,
+            "loss": config.loss,
             "optimizer": config.optimizer, "lr": config.lr, "momentum": config.momentum,
             "beta1": config.beta1, "beta2": config.beta2, "eps": config.eps, "accumulate": config.accumulate,
             "segments": args.segments, "segment_lengths": segment_lengths, "tf32": args.tf32,

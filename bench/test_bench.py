@@ -55,7 +55,7 @@ class Splits(unittest.TestCase):
 
     def test_the_built_in_configurations_have_one_schedule_in_both_splits(self):
         for config in compare.CONFIGS:
-            n = len(compare.config_widths(config)) - 1
+            n = compare.config_units(config)
             s = round(math.sqrt(n))
             self.assertEqual(common.egc_split(n, s), common.checkpoint_sequential_split(n, s), config.name)
 

@@ -46,13 +46,44 @@ void TimedBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::
 }
 
 void TimedBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
-                                           std::size_t cols, Activation activation) {
-  timed(OpCategory::elementwise, [&] { inner().bias_activation_forward(out, pre, bias, rows, cols, activation); });
+                                           std::size_t cols, Activation activation, const DropoutMask& dropout) {
+  timed(OpCategory::elementwise,
+        [&] { inner().bias_activation_forward(out, pre, bias, rows, cols, activation, dropout); });
 }
 
 void TimedBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                                       Activation activation) {
-  timed(OpCategory::elementwise, [&] { inner().activation_backward(grad, saved, rows, cols, activation); });
+                                       Activation activation, bool saved_is_pre, const DropoutMask& dropout) {
+  timed(OpCategory::elementwise,
+        [&] { inner().activation_backward(grad, saved, rows, cols, activation, saved_is_pre, dropout); });
+}
+
+void TimedBackend::activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols,
+                                      Activation activation, const DropoutMask& dropout) {
+  timed(OpCategory::elementwise, [&] { inner().activation_forward(pre, out, rows, cols, activation, dropout); });
+}
+
+void TimedBackend::bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                                         std::size_t cols) {
+  timed(OpCategory::normalization, [&] { inner().bias_residual_forward(out, bias, residual, rows, cols); });
+}
+
+void TimedBackend::layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                                     std::size_t rows, std::size_t cols, bool compute_stats) {
+  timed(OpCategory::normalization,
+        [&] { inner().layernorm_forward(x, out, stats, gamma, beta, rows, cols, compute_stats); });
+}
+
+void TimedBackend::layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma,
+                                      float* grad_x, float* grad_gamma, float* grad_beta, std::size_t rows,
+                                      std::size_t cols, bool accumulate, float* scratch) {
+  timed(OpCategory::normalization, [&] {
+    inner().layernorm_backward(g, x, stats, gamma, grad_x, grad_gamma, grad_beta, rows, cols, accumulate, scratch);
+  });
+}
+
+void TimedBackend::cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad,
+                                      std::size_t rows, std::size_t classes, float scale) {
+  timed(OpCategory::loss, [&] { inner().cross_entropy_loss(logits, targets, loss, grad, rows, classes, scale); });
 }
 
 void TimedBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,

@@ -16,16 +16,17 @@
 
 namespace egc::bench {
 
-enum class OpCategory { gemm, elementwise, bias_gradient, loss, update, gather };
+enum class OpCategory { gemm, elementwise, bias_gradient, loss, update, gather, normalization };
 inline constexpr EnumName<OpCategory> kOpCategoryNames[] = {
     {OpCategory::gemm, "gemm"},
     {OpCategory::elementwise, "bias+activation, activation backward"},
     {OpCategory::bias_gradient, "bias gradient"},
     {OpCategory::loss, "loss"},
     {OpCategory::update, "optimizer update"},
-    {OpCategory::gather, "batch gather"}};
+    {OpCategory::gather, "batch gather"},
+    {OpCategory::normalization, "layernorm, residual epilogue"}};
 constexpr std::size_t kOpCategories = count_of(kOpCategoryNames);
-static_assert(names_in_order(kOpCategoryNames) && kOpCategories == 1 + int(OpCategory::gather));
+static_assert(names_in_order(kOpCategoryNames) && kOpCategories == 1 + int(OpCategory::normalization));
 constexpr const char* to_string(OpCategory category) { return name_of(kOpCategoryNames, category); }
 
 class TimedBackend final : public ForwardingBackend {
@@ -44,9 +45,20 @@ class TimedBackend final : public ForwardingBackend {
   void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
             const float* b, float beta, float* c) override;
   void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
-                               Activation activation) override;
-  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                           Activation activation) override;
+                               Activation activation, const DropoutMask& dropout) override;
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols, Activation activation,
+                           bool saved_is_pre, const DropoutMask& dropout) override;
+  void activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols, Activation activation,
+                          const DropoutMask& dropout) override;
+  void bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                             std::size_t cols) override;
+  void layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                         std::size_t rows, std::size_t cols, bool compute_stats) override;
+  void layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma, float* grad_x,
+                          float* grad_gamma, float* grad_beta, std::size_t rows, std::size_t cols, bool accumulate,
+                          float* scratch) override;
+  void cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad, std::size_t rows,
+                          std::size_t classes, float scale) override;
   void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
                      bool accumulate) override;
   void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,

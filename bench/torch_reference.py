@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""The egc MLP in PyTorch: same widths, activation, initial weights, batches, optimizer and lr,
-trained without checkpointing (--segments 0) or with torch.utils.checkpoint.checkpoint_sequential
-in S segments (use_reentrant=False). Logs every replayed step's loss, times steps with CUDA events
-and measures peak memory three ways. See README.md, "Side by side with PyTorch and JAX".
+"""The egc MLP in PyTorch: same widths, activation (plain layers or residual blocks), loss,
+initial weights, batches, optimizer and lr, trained without checkpointing (--segments 0) or with
+torch.utils.checkpoint.checkpoint_sequential over egc's units in S segments (use_reentrant=False).
+Logs every replayed step's loss, times steps with CUDA events and measures peak memory three
+ways. See README.md, "Side by side with PyTorch and JAX".
 """
 from __future__ import annotations
 
+import egc_modules
 import reference_common as common
 
 
@@ -19,31 +21,29 @@ def parse_args():
     return parser.parse_args()
 
 
-def build_model(torch, config: common.ModelConfig, init, device):
-    """nn.Sequential with egc's names (Linear, act, ..., Linear), loaded from --init."""
-    nn = torch.nn
-    modules = []
-    for i, (weight, bias) in enumerate(init):
-        linear = torch.nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], device=device)
-        modules.append(linear)
-        if i + 1 < len(init):
-            modules.append({"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": lambda: nn.GELU(approximate="tanh")}
-                           [config.activation]())
-    model = nn.Sequential(*modules)
-    state = {}
-    for i, (weight, bias) in enumerate(init):
-        state[f"{2 * i}.weight"] = torch.from_numpy(weight)
-        state[f"{2 * i}.bias"] = torch.from_numpy(bias)
-    model.load_state_dict(state)
-    return model
+def build_model(torch, config: common.ModelConfig, state, device):
+    """egc_modules' model with egc's names, loaded from --init with load_state_dict(strict=True)."""
+    if config.block == "residual":
+        residual_mlp = egc_modules.residual_mlp_class(torch)
+        model = residual_mlp(config.widths[0], config.widths[1], len(config.widths) - 2, config.widths[-1],
+                             config.expand, config.activation, config.norm == "layernorm", config.dropout)
+    else:
+        model = egc_modules.plain_mlp(torch, config.widths, config.activation, config.dropout)
+    model.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()}, strict=True)
+    return model.to(device)
 
 
-def layer_blocks(torch, model):
-    """One module per chain layer (Linear + its activation), sharing the model's parameters, so
-    that checkpoint_sequential segments the chain at layer boundaries as egc does (segmenting
-    the flat Sequential would split a Linear from its activation)."""
+def layer_blocks(torch, config: common.ModelConfig, model):
+    """One module per egc unit (Linear + its activation [+ Dropout]; or the projection, each
+    block, the head), sharing the model's parameters, so that checkpoint_sequential segments the
+    chain at unit boundaries as egc does (segmenting the flat Sequential would split a Linear from
+    its activation)."""
+    if config.block == "residual":
+        return torch.nn.Sequential(model.input, *model.blocks, model.head)
     children = list(model.children())
-    return torch.nn.Sequential(*[torch.nn.Sequential(*children[i:i + 2]) for i in range(0, len(children), 2)])
+    per_layer = 3 if config.dropout > 0 else 2
+    return torch.nn.Sequential(*[torch.nn.Sequential(*children[i:i + per_layer])
+                                 for i in range(0, len(children), per_layer)])
 
 
 def make_optimizer(torch, config: common.ModelConfig, parameters, impl: str):
@@ -118,13 +118,15 @@ def main() -> None:
     torch.set_float32_matmul_precision("high" if args.tf32 else "highest")
 
     model = build_model(torch, config, init, device)
-    blocks = layer_blocks(torch, model)
+    blocks = layer_blocks(torch, config, model)
     del init
     inputs = torch.from_numpy(batches.inputs).to(device)
     targets = torch.from_numpy(batches.targets).to(device)
+    if config.loss == "cross-entropy":  # class indices, stored by egc as exact floats
+        targets = targets[:, 0].long()
     rows = torch.from_numpy(batches.rows).to(device)
     optimizer = make_optimizer(torch, config, model.parameters(), args.optim_impl)
-    loss_fn = torch.nn.MSELoss()
+    loss_fn = torch.nn.CrossEntropyLoss() if config.loss == "cross-entropy" else torch.nn.MSELoss()
     scale = 1.0 / config.accumulate
 
     def forward(x):

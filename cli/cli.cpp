@@ -24,10 +24,28 @@ void add_model_flags(CLI::App& app, ModelFlags& flags) {
       ->excludes(layers)
       ->excludes(width);
   app.add_option("--in", flags.in, "Input features")->type_name("D")->capture_default_str();
-  app.add_option("--out", flags.out, "Output features")->type_name("D")->capture_default_str();
+  app.add_option("--out", flags.out, "Output features (default 1; with --loss cross-entropy, --classes)")->type_name("D");
   app.add_option("--activation", flags.activation, "Hidden activation: relu, gelu (tanh form), tanh")
       ->type_name("NAME")
       ->capture_default_str();
+  app.add_option("--block", flags.block,
+                 "Hidden units: plain (Linear + activation) or residual (x + Linear2(act(Linear1(LayerNorm(x)))), "
+                 "--layers blocks of --width between an input projection and an output head)")
+      ->type_name("KIND")
+      ->capture_default_str();
+  app.add_option("--norm", flags.norm, "Residual blocks: layernorm (default) or none before Linear1")->type_name("NAME");
+  app.add_option("--expand", flags.expand, "Residual blocks: Linear1's width is E x --width (default 4)")->type_name("E");
+  app.add_option("--dropout", flags.dropout,
+                 "Dropout probability after each hidden activation (inside each block), in [0, 1); masks from a "
+                 "counter-based generator, so recomputation repeats them; none in evaluation")
+      ->type_name("P")
+      ->capture_default_str();
+  app.add_option("--loss", flags.loss,
+                 "mse (regression on --out targets) or cross-entropy (softmax over --classes logits; the target is "
+                 "one class index per row)")
+      ->type_name("NAME")
+      ->capture_default_str();
+  app.add_option("--classes", flags.classes, "Classes for --loss cross-entropy (at least 2)")->type_name("K");
   app.add_option("--batch", flags.batch, "Samples per (micro-)batch")->type_name("B")->capture_default_str();
   app.add_option("--optimizer", flags.optimizer, "Optimizer: sgd (with --momentum) or adam")
       ->type_name("NAME")
@@ -35,6 +53,25 @@ void add_model_flags(CLI::App& app, ModelFlags& flags) {
   for (CLI::Option* option : app.get_options())
     if (option->get_group() == "Options" && option->get_name() != "--help") option->group("Model");
 }
+
+namespace {
+
+// --loss, --classes and --out: cross-entropy has one logit per class, so --out is --classes.
+void resolve_loss(const ModelFlags& flags, ModelSpec& spec) {
+  spec.loss = parse_loss(flags.loss);
+  if (spec.loss != LossKind::cross_entropy) {
+    if (!flags.classes.empty()) throw UsageError("--classes: only with --loss cross-entropy");
+    spec.out_features = flags.out.empty() ? 1 : parse_positive(flags.out, "--out");
+    return;
+  }
+  if (flags.classes.empty()) throw UsageError("--classes: --loss cross-entropy needs the number of classes K");
+  spec.out_features = parse_whole(flags.classes, "--classes", 2, std::size_t{1} << 24);
+  if (!flags.out.empty() && parse_positive(flags.out, "--out") != spec.out_features)
+    throw UsageError("--out: " + flags.out + ", but --loss cross-entropy --classes " + flags.classes + " needs " +
+                     flags.classes + " outputs (one logit per class)");
+}
+
+}  // namespace
 
 ModelSpec resolve_model(const ModelFlags& flags) {
   ModelSpec spec;
@@ -46,10 +83,17 @@ ModelSpec resolve_model(const ModelFlags& flags) {
     spec.hidden_widths.assign(layers, width);
   }
   spec.in_features = parse_positive(flags.in, "--in");
-  spec.out_features = parse_positive(flags.out, "--out");
   spec.activation = parse_activation(flags.activation);
   spec.batch = parse_positive(flags.batch, "--batch");
   spec.optimizer = parse_optimizer(flags.optimizer);
+  spec.block = parse_block(flags.block);
+  if (!flags.norm.empty()) spec.norm = parse_norm(flags.norm);
+  if (!flags.expand.empty()) spec.expand = parse_positive(flags.expand, "--expand");
+  if (spec.block != BlockKind::residual)
+    for (const auto& [flag, text] : {std::pair{"--norm", &flags.norm}, std::pair{"--expand", &flags.expand}})
+      if (!text->empty()) throw UsageError(std::string(flag) + ": only with --block residual");
+  spec.dropout = parse_real(flags.dropout, "--dropout", 0.0, 0.999999);
+  resolve_loss(flags, spec);
   validate(spec);
   return spec;
 }

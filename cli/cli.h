@@ -20,13 +20,21 @@ struct ModelFlags {
   std::string width = "64";
   std::string widths;  // W1,W2,... instead of --layers/--width
   std::string in = "1";
-  std::string out = "1";
+  std::string out;  // default 1, or the number of classes with --loss cross-entropy
   std::string activation = "relu";
   std::string batch = "128";
   std::string optimizer = "sgd";
+  std::string block = "plain";
+  std::string norm;  // residual blocks: default layernorm
+  std::string expand;  // residual blocks: default 4
+  std::string dropout = "0";
+  std::string loss = "mse";
+  std::string classes;
 };
 
 void add_model_flags(CLI::App& app, ModelFlags& flags);
+// UsageError naming the flag for any value that is not accepted, or a flag that does not apply
+// (--classes without --loss cross-entropy, --norm or --expand without --block residual).
 ModelSpec resolve_model(const ModelFlags& flags);
 
 // Where a program runs: --device, --tf32, and the simulated device's --sim-memory and

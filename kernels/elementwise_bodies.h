@@ -10,20 +10,36 @@
 #include <string>
 #include <type_traits>
 
+#include "kernels/dropout.h"
 #include "kernels/elementwise_math.h"
 #include "kernels/launch_config.h"
 #include "kernels/vector_access.h"
 
 namespace egc::cuda {
 
-// out[rows x cols] += bias by column, pre = that (when not null), out = activation(that). The
-// column of a pack's first element is first % cols; the next ones step it, wrapping at cols.
+// Whether each element of a pack of N starting at `first` is kept by the dropout mask: a pack of
+// 4 (which starts at a multiple of 4) is one Philox draw, as element-by-element keep() reads it.
+template <int N>
+EGC_HOST_DEVICE void kept_elements(const math::DropoutMask& mask, std::size_t first, bool (&kept)[N]) {
+  if (!mask.enabled()) {
+    for (int i = 0; i < N; ++i) kept[i] = true;
+  } else if constexpr (N == 4) {
+    const math::Philox4x32 draw = mask.draw(first / 4);
+    for (int i = 0; i < 4; ++i) kept[i] = draw.v[i] >= mask.threshold;
+  } else {
+    kept[0] = mask.keep(first);
+  }
+}
+
+// out[rows x cols] += bias by column, pre = that (when not null), out = dropout(activation(that)).
+// The column of a pack's first element is first % cols; the next ones step it, wrapping at cols.
 template <int Code>
 struct BiasActivationForward {
   float* out;
   float* pre;
   const float* bias;
   std::size_t cols;
+  math::DropoutMask mask;
 
   bool vectorizable() const { return aligned16(out) && (pre == nullptr || aligned16(pre)); }
   template <int N>
@@ -35,24 +51,71 @@ struct BiasActivationForward {
       if (++col == cols) col = 0;
     }
     if (pre) store_pack<N>(pre + first, value);
-    for (int i = 0; i < N; ++i) value.v[i] = math::activate(Code, value.v[i]);
+    bool kept[N];
+    kept_elements(mask, first, kept);
+    for (int i = 0; i < N; ++i) value.v[i] = math::activate_dropped(Code, value.v[i], kept[i], mask.scale);
     store_pack<N>(out + first, value);
   }
 };
 
-// grad *= activation'(saved), element by element.
+// out = dropout(activation(pre)), element by element (a block's backward recomputing its
+// inner activation from the kept pre-activation).
+template <int Code>
+struct ActivationForward {
+  const float* pre;
+  float* out;
+  math::DropoutMask mask;
+
+  bool vectorizable() const { return aligned16(out) && aligned16(pre); }
+  template <int N>
+  EGC_HOST_DEVICE void operator()(std::size_t first, std::integral_constant<int, N>) const {
+    Pack<N> value = load_pack<N>(pre + first);
+    bool kept[N];
+    kept_elements(mask, first, kept);
+    for (int i = 0; i < N; ++i) value.v[i] = math::activate_dropped(Code, value.v[i], kept[i], mask.scale);
+    store_pack<N>(out + first, value);
+  }
+};
+
+// grad = dropout's backward then x activation'(saved), element by element; `from_pre`: saved is
+// the pre-activation (tanh's derivative then recomputes tanh).
 template <int Code>
 struct ActivationBackward {
   float* grad;
   const float* saved;
+  bool from_pre;
+  math::DropoutMask mask;
 
   bool vectorizable() const { return aligned16(grad) && aligned16(saved); }
   template <int N>
   EGC_HOST_DEVICE void operator()(std::size_t first, std::integral_constant<int, N>) const {
     Pack<N> g = load_pack<N>(grad + first);
     const Pack<N> s = load_pack<N>(saved + first);
-    for (int i = 0; i < N; ++i) g.v[i] *= math::activation_derivative(Code, s.v[i]);
+    bool kept[N];
+    kept_elements(mask, first, kept);
+    for (int i = 0; i < N; ++i) g.v[i] = math::dropped_gradient(Code, g.v[i], s.v[i], from_pre, kept[i], mask.scale);
     store_pack<N>(grad + first, g);
+  }
+};
+
+// out += bias (by column) + residual: a residual block's epilogue.
+struct BiasResidualForward {
+  float* out;
+  const float* bias;
+  const float* residual;
+  std::size_t cols;
+
+  bool vectorizable() const { return aligned16(out) && aligned16(residual); }
+  template <int N>
+  EGC_HOST_DEVICE void operator()(std::size_t first, std::integral_constant<int, N>) const {
+    Pack<N> value = load_pack<N>(out + first);
+    const Pack<N> r = load_pack<N>(residual + first);
+    std::size_t col = first % cols;
+    for (int i = 0; i < N; ++i) {
+      value.v[i] = (value.v[i] + bias[col]) + r.v[i];
+      if (++col == cols) col = 0;
+    }
+    store_pack<N>(out + first, value);
   }
 };
 

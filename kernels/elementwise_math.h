@@ -1,8 +1,10 @@
 // Per-element math shared by the CPU reference and the CUDA kernels: activations and their
-// derivatives, and the SGD-momentum and Adam updates of one parameter. One formula, two backends.
+// derivatives, softmax cross-entropy of one row, and the SGD-momentum and Adam updates of one
+// parameter. One formula, two backends.
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 
 #if defined(__CUDACC__)
 #define EGC_HOST_DEVICE __host__ __device__ __forceinline__
@@ -24,6 +26,11 @@ template <class T>
 EGC_HOST_DEVICE T sqrt_of(T x) {
   using std::sqrt;
   return sqrt(x);
+}
+template <class T>
+EGC_HOST_DEVICE T exp_of(T x) {
+  using std::exp;
+  return exp(x);
 }
 
 // GELU, tanh approximation (PyTorch's approximate='tanh'):
@@ -53,16 +60,100 @@ EGC_HOST_DEVICE T activate(int code, T z) {
   }
 }
 
-// The derivative from what the backward pass keeps: the output for relu and tanh, the
-// pre-activation for GELU (see planner SavedForBackward).
+// The derivative from what the backward pass keeps (planner SavedForBackward): the output for
+// relu and tanh, the pre-activation for GELU; `from_pre` says tanh's is its pre-activation (a
+// layer with dropout keeps that, its output being scaled). relu's is alike from either.
 template <class T>
-EGC_HOST_DEVICE T activation_derivative(int code, T saved) {
+EGC_HOST_DEVICE T activation_derivative(int code, T saved, bool from_pre = false) {
   switch (code) {
     case kRelu: return saved > T(0) ? T(1) : T(0);
     case kGelu: return gelu_derivative(saved);
-    case kTanh: return T(1) - saved * saved;
+    case kTanh: {
+      const T t = from_pre ? tanh_of(saved) : saved;
+      return T(1) - t * t;
+    }
     default: return T(1);
   }
+}
+
+// LayerNorm (torch.nn.LayerNorm's eps): the mean and 1/sqrt(variance + eps) of a row of `cols`
+// values, both in float64 (two passes: the mean, then the squared deviations), rounded once.
+constexpr double kLayerNormEps = 1e-5;
+template <class T>
+EGC_HOST_DEVICE void row_moments(const T* x, std::size_t cols, T& mean, T& rstd) {
+  double sum = 0;
+  for (std::size_t j = 0; j < cols; ++j) sum += static_cast<double>(x[j]);
+  const double m = sum / static_cast<double>(cols);
+  double squares = 0;
+  for (std::size_t j = 0; j < cols; ++j) {
+    const double d = static_cast<double>(x[j]) - m;
+    squares += d * d;
+  }
+  using std::sqrt;
+  mean = static_cast<T>(m);
+  rstd = static_cast<T>(1.0 / sqrt(squares / static_cast<double>(cols) + kLayerNormEps));
+}
+
+// The normalised value x-hat and LayerNorm's output gamma x-hat + beta.
+template <class T>
+EGC_HOST_DEVICE T normalized(T x, T mean, T rstd) {
+  return (x - mean) * rstd;
+}
+template <class T>
+EGC_HOST_DEVICE T layernorm_value(T x, T mean, T rstd, T gamma, T beta) {
+  return normalized(x, mean, rstd) * gamma + beta;
+}
+
+// LayerNorm's backward for one row: with g = dL/d output and gh = g gamma, the row means
+// A = mean(gh) and B = mean(gh x-hat) (float64 sums, rounded once), and then per element
+// dL/dx = rstd (gh - A - x-hat B).
+template <class T>
+struct RowGradientMeans {
+  T a, b;
+};
+template <class T>
+EGC_HOST_DEVICE RowGradientMeans<T> layernorm_row_means(const T* g, const T* x, const T* gamma, T mean, T rstd,
+                                                        std::size_t cols) {
+  double a = 0, b = 0;
+  for (std::size_t j = 0; j < cols; ++j) {
+    const T gh = g[j] * gamma[j];
+    a += static_cast<double>(gh);
+    b += static_cast<double>(gh) * static_cast<double>(normalized(x[j], mean, rstd));
+  }
+  return {static_cast<T>(a / static_cast<double>(cols)), static_cast<T>(b / static_cast<double>(cols))};
+}
+template <class T>
+EGC_HOST_DEVICE T layernorm_input_gradient(T g, T gamma, T x, T mean, T rstd, const RowGradientMeans<T>& means) {
+  return rstd * ((g * gamma - means.a) - normalized(x, mean, rstd) * means.b);
+}
+
+// Softmax cross-entropy of one row of `classes` logits against class `target`, numerically stable:
+// lse = max + log(sum exp(z - max)) (the sum in float64), the row's loss lse - z[target] in
+// float64, and whether the largest logit (the first of equal ones, as torch.argmax) is the target.
+template <class T>
+struct RowCrossEntropy {
+  T lse;
+  double loss;
+  bool correct;
+};
+template <class T>
+EGC_HOST_DEVICE RowCrossEntropy<T> row_cross_entropy(const T* z, std::size_t classes, std::size_t target) {
+  T largest = z[0];
+  std::size_t argmax = 0;
+  for (std::size_t j = 1; j < classes; ++j)
+    if (z[j] > largest) largest = z[j], argmax = j;
+  double sum = 0;
+  for (std::size_t j = 0; j < classes; ++j) sum += static_cast<double>(exp_of(z[j] - largest));
+  using std::log;
+  const T lse = largest + static_cast<T>(log(sum));
+  return {lse, static_cast<double>(lse) - static_cast<double>(z[target]), argmax == target};
+}
+
+// The gradient of scale * (mean loss over `rows`) at logit z of class `column` in a row with
+// log-sum-exp lse and target `target`: scale * (softmax - one_hot) / rows.
+template <class T>
+EGC_HOST_DEVICE T cross_entropy_gradient(T z, T lse, std::size_t column, std::size_t target, T scale, T rows) {
+  return scale * (exp_of(z - lse) - (column == target ? T(1) : T(0))) / rows;
 }
 
 // PyTorch's SGD with momentum (dampening 0, no Nesterov, no weight decay):

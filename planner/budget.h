@@ -23,7 +23,7 @@ namespace egc {
 //     starts from the latest instance of layer c's output (c = -1: the batch) and ends at
 //     e = g-1 (the input of backward(g)) or e = g (what backward(g) needs of layer g: its output
 //     for relu/tanh, its pre-activation for GELU; never for the identity output layer).
-//  3. keep_pre is set exactly on the last forward/recompute of a GELU layer before its backward.
+//  3. keep_tape is set exactly on the last forward/recompute of a GELU layer before its backward.
 //  4. Persistence: an output instance that a recompute reads in a later window than the one that
 //     made it (the first pass and the loss are one window) is the one backward(layer+1) reads:
 //     a checkpoint, once used to recompute, is kept until its layer's gradient is done.

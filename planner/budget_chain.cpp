@@ -10,6 +10,7 @@
 
 #include "planner/budget_split.h"
 #include "planner/plan.h"
+#include "planner/unit_memory.h"
 #include "planner/units.h"
 
 namespace egc::budget_dp {
@@ -21,7 +22,9 @@ BudgetChain::BudgetChain(const Chain& chain) : n(chain.size()) {
   find_classes();
   uniform = n >= 4;
   for (std::size_t j = 1; j + 1 < n && uniform; ++j)
-    uniform = bytes[j] == bytes[0] && tape_of[j] == tape_of[0] && flops[j] == flops[1];
+    uniform = bytes[j] == bytes[0] && tape_of[j] == tape_of[0] && flops[j] == flops[1] &&
+              tape_bytes[j] == tape_bytes[0] && forward_scratch[j] == forward_scratch[0] &&
+              backward_scratch[j] == backward_scratch[0] && grad_input_bytes[j] == grad_input_bytes[1];
   uniform = uniform && n <= (std::size_t{1} << 15);  // keeps the hull fractions' products in 128 bits
   find_min_peaks();
 }
@@ -29,14 +32,22 @@ BudgetChain::BudgetChain(const Chain& chain) : n(chain.size()) {
 void BudgetChain::read_layers(const Chain& chain) {
   std::size_t total_bytes = 0, total_flops = 0;
   for (const Layer& layer : chain.layers) {
-    bytes.push_back(footprint_of(layer.output_bytes));
+    const UnitFootprints f = unit_footprints(layer);
+    grad_input_bytes.push_back(f.gradient_in_place || bytes.empty() ? 0 : bytes.back());
+    bytes.push_back(f.output);
+    tape_bytes.push_back(f.tape);
+    forward_scratch.push_back(f.forward_scratch);
+    backward_scratch.push_back(f.backward_scratch);
     flops.push_back(layer.forward_flops);
-    tape_of.push_back(saved_for_backward(layer.activation));
-    total_bytes = checked_add(total_bytes, checked_mul(bytes.back(), 4, "activation bytes"), "activation bytes");
+    tape_of.push_back(saved_for_backward(layer));
+    const std::size_t held = checked_add(checked_add(f.output, f.tape, "activation bytes"),
+                                         checked_add(f.forward_scratch, f.backward_scratch, "activation bytes"),
+                                         "activation bytes");
+    total_bytes = checked_add(total_bytes, checked_mul(held, 4, "activation bytes"), "activation bytes");
     total_flops = checked_add(total_flops, layer.forward_flops, "forward FLOPs");
   }
-  // Bounds for every sum below: a peak never exceeds four times all outputs, and no layer is
-  // recomputed more than n times.
+  // Bounds for every sum below: a peak never exceeds four times all that the units hold, and no
+  // layer is recomputed more than n times.
   checked_mul(total_flops, n, "recompute FLOPs");
   flops_before.assign(n + 1, 0);
   for (std::size_t j = 0; j < n; ++j) flops_before[j + 1] = flops_before[j] + flops[j];
@@ -44,9 +55,9 @@ void BudgetChain::read_layers(const Chain& chain) {
 
 void BudgetChain::tabulate_pairs() {
   pair_max_from.assign(n + 1, 0);
-  for (std::size_t j = n; j-- > 1;) pair_max_from[j] = std::max(pair_max_from[j + 1], bytes[j - 1] + bytes[j]);
+  for (std::size_t j = n; j-- > 1;) pair_max_from[j] = std::max(pair_max_from[j + 1], prefix_pair(0, j));
   pair_max.emplace_back(n, 0);
-  for (std::size_t j = 1; j < n; ++j) pair_max[0][j] = bytes[j - 1] + bytes[j];
+  for (std::size_t j = 1; j < n; ++j) pair_max[0][j] = prefix_pair(0, j);
   for (std::size_t width = 2; width <= n; width *= 2) {
     const std::vector<std::size_t>& below = pair_max.back();
     std::vector<std::size_t> row(n, 0);
@@ -57,14 +68,15 @@ void BudgetChain::tabulate_pairs() {
 
 namespace {
 
-// Numbers each layer's distinct (bytes, flops, tape): equal numbers, equal layers.
+// Numbers each unit's distinct (bytes, flops, tape, scratch, gradient): equal numbers, equal units.
 std::vector<std::uint32_t> layer_types(const BudgetChain& chain) {
   const std::size_t n = chain.n;
   std::vector<std::uint32_t> type(n);
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   auto key = [&](std::size_t j) {
-    return std::make_tuple(chain.bytes[j], chain.flops[j], static_cast<int>(chain.tape_of[j]));
+    return std::make_tuple(chain.bytes[j], chain.flops[j], static_cast<int>(chain.tape_of[j]), chain.tape_bytes[j],
+                           chain.forward_scratch[j], chain.backward_scratch[j], chain.grad_input_bytes[j] == 0);
   };
   std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return key(x) < key(y); });
   std::uint32_t next = 0;
@@ -150,7 +162,7 @@ void BudgetChain::find_min_peaks() {
 
 std::size_t BudgetChain::prefix_running(std::size_t s, std::size_t k) const {
   if (k < s + 2) return 0;
-  std::size_t running = bytes[s];  // j = s: only its output (its input is the parent's)
+  std::size_t running = prefix_pair(s, s);  // j = s: only its output and scratch (its input is the parent's)
   if (k >= s + 3) {                // j in [s+1, k-2]: outputs of j-1 and j
     const std::size_t first = s + 1, last = k - 2;
     std::size_t level = 0;
@@ -161,7 +173,7 @@ std::size_t BudgetChain::prefix_running(std::size_t s, std::size_t k) const {
 }
 
 std::size_t BudgetChain::first_pass_peak(std::size_t s) const {
-  return input_bytes(s) + std::max({bytes[s], pair_max_from[s + 1], 2 * bytes[n - 1]});
+  return input_bytes(s) + std::max({prefix_pair(s, s), pair_max_from[s + 1], 2 * bytes[n - 1]});
 }
 
 }  // namespace egc::budget_dp

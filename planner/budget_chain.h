@@ -1,6 +1,7 @@
-// BudgetChain: the chain as the budget dynamic program sees it: each layer's footprint, FLOPs and
-// tape, the sums and maxima that its peaks and costs are made of, the classes of equal sub-chains
-// (the sub-problems, numbered as columns) and each sub-problem's smallest peak.
+// BudgetChain: the chain as the budget dynamic program sees it: each unit's footprints (output,
+// tape, forward and backward scratch), FLOPs, the sums and maxima that its peaks and costs are
+// made of, the classes of equal sub-chains (the sub-problems, numbered as columns) and each
+// sub-problem's smallest peak.
 #pragma once
 
 #include <cstddef>
@@ -33,12 +34,20 @@ struct BudgetChain {
   explicit BudgetChain(const Chain& chain);
 
   std::size_t n = 0;
-  std::vector<std::size_t> bytes;  // footprint of layer j's output = pre-activation = gradient
+  // Per unit j (planner/unit_memory.h): the footprint of its output (= its gradient), of what its
+  // backward needs of it (`tape`: the output itself for relu/tanh, else a separate tape kept by
+  // keep_tape), of its forward's and its backward's own scratch, and the bytes of the input
+  // gradient its backward makes (its input's size; 0 at unit 0 and for a block, which adds it in place).
+  std::vector<std::size_t> bytes;
+  std::vector<std::size_t> tape_bytes;
+  std::vector<std::size_t> forward_scratch;
+  std::vector<std::size_t> backward_scratch;
+  std::vector<std::size_t> grad_input_bytes;
   std::vector<std::size_t> flops;
   std::vector<SavedForBackward> tape_of;
   std::vector<std::size_t> flops_before;   // sum of flops of layers < j
-  std::vector<std::size_t> pair_max_from;  // max over j' >= j >= 1 of bytes[j'-1] + bytes[j']
-  std::vector<std::vector<std::size_t>> pair_max;  // sparse table of bytes[j-1] + bytes[j], j >= 1
+  std::vector<std::size_t> pair_max_from;  // max over j' >= j >= 1 of pair(j') (prefix_pair(s, j') for s < j')
+  std::vector<std::vector<std::size_t>> pair_max;  // sparse table of pair(j), j >= 1
 
   // Sub-chains with identical input size and layers (equal widths) are one class and share results.
   std::vector<std::uint32_t> class_of;      // [s * n + t], s <= t
@@ -61,10 +70,14 @@ struct BudgetChain {
   std::size_t seg_min_cost(std::size_t s, std::size_t t, bool tape) const {
     return flops_between(s, t) + (needs_tape(t) && !tape ? flops[t] : 0);
   }
-  // Kept across the right part of a split at k: a GELU pre-activation kept for the left part's backward.
-  std::size_t kept_pre_bytes(std::size_t k, bool tape) const { return tape && pre_tape(k - 1) ? bytes[k - 1] : 0; }
-  // Live at prefix op j (s <= j <= k-1) besides the parent's input and gradient: outputs of j-1, j.
-  std::size_t prefix_pair(std::size_t s, std::size_t j) const { return (j > s ? bytes[j - 1] : 0) + bytes[j]; }
+  // Kept across the right part of a split at k: a separate tape (GELU's pre-activation, a block's)
+  // kept for the left part's backward.
+  std::size_t kept_pre_bytes(std::size_t k, bool tape) const { return tape && pre_tape(k - 1) ? tape_bytes[k - 1] : 0; }
+  // Live at prefix op j (s <= j <= k-1) besides the parent's input and gradient: outputs of j-1, j
+  // and j's forward scratch.
+  std::size_t prefix_pair(std::size_t s, std::size_t j) const {
+    return (j > s ? bytes[j - 1] : 0) + bytes[j] + forward_scratch[j];
+  }
   // max over s <= j < k-1 of prefix_pair(s, j): what a prefix s..k-1 holds before its last op.
   std::size_t prefix_running(std::size_t s, std::size_t k) const;
   // Top(s) without a checkpoint: forward s..n-1 (input and output live), then the loss

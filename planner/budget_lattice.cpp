@@ -104,7 +104,7 @@ void LatticeSolver::find_families() {
 }
 
 // A sub-problem starting at layer s is asked about the budget less what its ancestors keep
-// across it: inputs of layers <= s-2 and pre-activations of layers <= s-1, each once. Deeper
+// across it: inputs of layers <= s-2 and separate tapes of layers <= s-1, each once. Deeper
 // levels are never asked about. Per column: the number of levels that can be.
 std::vector<std::size_t> LatticeSolver::reach_by_column(std::size_t unit) const {
   const std::size_t n = chain_.n;
@@ -112,7 +112,7 @@ std::vector<std::size_t> LatticeSolver::reach_by_column(std::size_t unit) const 
   std::size_t held = 0;
   for (std::size_t s = 0; s < n; ++s) {
     if (s >= 2) held += chain_.bytes[s - 2];
-    if (s >= 1 && chain_.pre_tape(s - 1)) held += chain_.bytes[s - 1];
+    if (s >= 1 && chain_.pre_tape(s - 1)) held += chain_.tape_bytes[s - 1];
     const std::size_t reach_of_start = held / unit + 1;
     reach[chain_.top_part(s).column] = reach_of_start;
     for (std::size_t t = s; t < n; ++t) {  // a class: the farthest any of its sub-chains reaches
@@ -124,10 +124,13 @@ std::vector<std::size_t> LatticeSolver::reach_by_column(std::size_t unit) const 
 }
 
 bool LatticeSolver::solve(std::size_t budget, std::size_t max_entries) {
-  // Every memory a sub-problem is asked about is the budget less inputs and kept
-  // pre-activations, all outputs of hidden layers: a level when the unit divides them all.
+  // Every memory a sub-problem is asked about is the budget less inputs and kept separate
+  // tapes of hidden units: a level when the unit divides them all.
   std::size_t unit = 0;
-  for (std::size_t j = 0; j + 1 < chain_.n; ++j) unit = std::gcd(unit, chain_.bytes[j]);
+  for (std::size_t j = 0; j + 1 < chain_.n; ++j) {
+    unit = std::gcd(unit, chain_.bytes[j]);
+    if (chain_.pre_tape(j)) unit = std::gcd(unit, chain_.tape_bytes[j]);
+  }
   if (unit == 0) unit = kArenaAlignment;  // a chain of one layer never subtracts anything
   const std::vector<std::size_t> reach = reach_by_column(unit);
   LatticeTables next;

@@ -25,10 +25,13 @@ namespace egc::budget_dp {
 //
 // Memory: a sub-problem's local peak counts its input instance, grad_act.t and a kept tape
 // until backward(t), everything it makes, and grad_act.(s-1) at its last op; what its parent
-// keeps across it (the parent's input, a GELU pre-activation kept for the left part) is added by
-// the parent. A prefix op recompute(j) holds the parent's input, grad_act.t (+ tape), the
-// outputs of j-1 and j, and at j = k-1 a kept pre-activation. Sub-chains with identical input
-// size and layers (equal widths) are one class and share results.
+// keeps across it (the parent's input, a separate tape kept for the left part) is added by the
+// parent. A prefix op recompute(j) holds the parent's input, grad_act.t (+ tape), the outputs of
+// j-1 and j, j's forward scratch, and at j = k-1 a kept separate tape. Sub-chains with identical
+// input size and units (equal widths) are one class and share results. Per unit (BudgetChain):
+// a its output (= its gradient), T its tape (a itself for relu/tanh), F and B its forward and
+// backward scratch, G the input gradient its backward makes (x, the input's size; 0 at unit 0
+// and for a residual block, which adds it to grad_act.t in place).
 //
 // Optimum per (class, memory M): least cost over schedules with peak <= M. Splits are tried in
 // increasing order of a lower bound on their cost (the unlimited-memory cost of both parts plus
@@ -59,11 +62,12 @@ inline Value base_value(const BudgetChain& chain, std::size_t t, bool tape) {
   const std::size_t x = chain.input_bytes(t), a = chain.bytes[t];
   Value v;
   v.cost = 0;
-  // backward(t): its input, its tape, grad_act.t and the new grad_act.(t-1) (as big as the input).
-  v.peak = 2 * x + a + (chain.needs_tape(t) ? a : 0);
+  // backward(t): its input, its tape, grad_act.t, the new grad_act.(t-1) and its scratch.
+  v.peak = x + chain.grad_input_bytes[t] + a + chain.tape_bytes[t] + chain.backward_scratch[t];
   if (chain.needs_tape(t) && !tape) {
-    // recompute(t): input, grad_act.t, the new output and, for GELU, the new pre-activation.
-    v.peak = std::max(v.peak, x + 2 * a + (chain.pre_tape(t) ? a : 0));
+    // recompute(t): input, grad_act.t, the new output, its forward scratch and, where separate,
+    // the new tape.
+    v.peak = std::max(v.peak, x + 2 * a + chain.forward_scratch[t] + (chain.pre_tape(t) ? chain.tape_bytes[t] : 0));
     v.cost = chain.flops[t];
   }
   return v;
@@ -99,7 +103,7 @@ class Splits {
         parent_(parent),
         input_(chain.input_bytes(parent.s)),
         // Live through a recompute run: grad_act.t and a kept tape; through the first pass, nothing.
-        gradient_(parent.top ? 0 : chain.bytes[parent.t] * (parent.tape ? 2 : 1)) {}
+        gradient_(parent.top ? 0 : chain.bytes[parent.t] + (parent.tape ? chain.tape_bytes[parent.t] : 0)) {}
 
   Part right(std::size_t k) const {
     return parent_.top ? chain_.top_part(k) : chain_.seg_part_by_end(k, parent_.t, parent_.tape);

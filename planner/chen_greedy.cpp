@@ -7,15 +7,17 @@
 #include <string>
 
 #include "planner/errors.h"
+#include "planner/unit_memory.h"
 #include "planner/units.h"
 
 namespace egc {
 namespace {
 
-// What a layer's forward leaves for its backward, as Algorithm 3's size-of-output(v).
+// What a layer's forward leaves for its backward, as Algorithm 3's size-of-output(v): its output,
+// and a tape beside it (GELU's pre-activation, a block's inner pre-activation and statistics).
 std::size_t stored_size(const Layer& layer) {
-  const std::size_t footprint = footprint_of(layer.output_bytes);
-  return saved_for_backward(layer.activation) == SavedForBackward::pre_activation ? 2 * footprint : footprint;
+  const UnitFootprints f = unit_footprints(layer);
+  return f.output + (f.tape_is_output ? 0 : f.tape);
 }
 
 GreedyCandidate measure(const Chain& chain, const ModelSpec& model, const StepContext& context,

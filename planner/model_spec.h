@@ -1,5 +1,5 @@
-// ModelSpec: the MLP a user asks for (widths, activation, batch, optimizer) and the
-// StepContext the runtime adds (resident data, backend scratch) before anything is planned.
+// ModelSpec: the MLP a user asks for (widths, activation, blocks, dropout, loss, batch, optimizer)
+// and the StepContext the runtime adds (resident data, backend scratch) before anything is planned.
 #pragma once
 
 #include <cstddef>
@@ -24,9 +24,21 @@ enum class Optimizer { sgd, adam };
 inline constexpr EnumName<Optimizer> kOptimizerNames[] = {{Optimizer::sgd, "sgd"}, {Optimizer::adam, "adam"}};
 static_assert(names_in_order(kOptimizerNames) && count_of(kOptimizerNames) == 1 + int(Optimizer::adam));
 
-// What a layer's backward pass needs besides its input: the derivative of relu and tanh is
-// computed from the layer's output, that of GELU from its pre-activation, identity needs none.
-enum class SavedForBackward { nothing, output, pre_activation };
+// The training objective: mean squared error on `out` real targets, or softmax cross-entropy on
+// one integer class in [0, classes) per row (out_features = classes logits).
+enum class LossKind { mse, cross_entropy };
+inline constexpr EnumName<LossKind> kLossNames[] = {{LossKind::mse, "mse"}, {LossKind::cross_entropy, "cross-entropy"}};
+static_assert(names_in_order(kLossNames) && count_of(kLossNames) == 1 + int(LossKind::cross_entropy));
+
+// The hidden units: plain Linear + activation layers, or pre-LayerNorm residual feed-forward
+// blocks x + Linear2(act(Linear1(norm(x)))) between an input projection and an output head.
+enum class BlockKind { plain, residual };
+inline constexpr EnumName<BlockKind> kBlockNames[] = {{BlockKind::plain, "plain"}, {BlockKind::residual, "residual"}};
+static_assert(names_in_order(kBlockNames) && count_of(kBlockNames) == 1 + int(BlockKind::residual));
+
+enum class Norm { none, layernorm };
+inline constexpr EnumName<Norm> kNormNames[] = {{Norm::none, "none"}, {Norm::layernorm, "layernorm"}};
+static_assert(names_in_order(kNormNames) && count_of(kNormNames) == 1 + int(Norm::layernorm));
 
 struct ModelSpec {
   std::size_t in_features = 1;
@@ -36,6 +48,13 @@ struct ModelSpec {
   std::size_t batch = 128;
   Optimizer optimizer = Optimizer::sgd;
   bool sgd_momentum = true;  // SGD keeps a velocity buffer only when momentum != 0
+  LossKind loss = LossKind::mse;  // cross_entropy: out_features is the number of classes
+  BlockKind block = BlockKind::plain;  // residual: hidden_widths are the blocks' (equal) widths
+  Norm norm = Norm::layernorm;         // residual blocks only
+  std::size_t expand = 4;              // residual blocks: inner width = expand x width
+  double dropout = 0;                  // after each hidden activation (and inside each block), in [0, 1)
+  // Columns of target per data row: out_features for mse, one class index for cross_entropy.
+  std::size_t target_columns() const { return loss == LossKind::cross_entropy ? 1 : out_features; }
 };
 
 // Where a memory limit for the arena comes from: --max-memory (used as given) or the device's
@@ -63,14 +82,20 @@ struct StepContext {
 
 constexpr const char* to_string(Activation activation) { return name_of(kActivationNames, activation); }
 constexpr const char* to_string(Optimizer optimizer) { return name_of(kOptimizerNames, optimizer); }
-SavedForBackward saved_for_backward(Activation activation);
+constexpr const char* to_string(LossKind loss) { return name_of(kLossNames, loss); }
+constexpr const char* to_string(BlockKind block) { return name_of(kBlockNames, block); }
+constexpr const char* to_string(Norm norm) { return name_of(kNormNames, norm); }
 
 // Parsers for the command line; each throws UsageError naming `flag` and the accepted values.
 Activation parse_activation(std::string_view text, std::string_view flag = "--activation");
 Optimizer parse_optimizer(std::string_view text, std::string_view flag = "--optimizer");
+LossKind parse_loss(std::string_view text, std::string_view flag = "--loss");
+BlockKind parse_block(std::string_view text, std::string_view flag = "--block");
+Norm parse_norm(std::string_view text, std::string_view flag = "--norm");
 std::vector<std::size_t> parse_widths(std::string_view text, std::string_view flag = "--widths");
 
-// Throws UsageError when a size is zero or a byte count of the step would overflow 64 bits.
+// Throws UsageError when a size is zero, a setting is outside its range (dropout in [0, 1),
+// classes >= 2, residual blocks of one width) or a byte count of the step would overflow 64 bits.
 void validate(const ModelSpec& spec);
 
 }  // namespace egc

@@ -1,4 +1,5 @@
-// op_kernels: an op's backend calls, derived from the plan as the executor derives them.
+// op_kernels: an op's backend calls, derived from the plan as the executor derives them
+// (runtime/executor.cpp: forward_linear, backward_linear, forward_block, backward_block).
 #include "planner/op_kernels.h"
 
 #include <cstdint>
@@ -6,10 +7,6 @@
 
 namespace egc {
 namespace {
-
-std::string activation_variant(Activation activation, bool with_pre) {
-  return std::string(to_string(activation)) + (with_pre ? "+pre" : "");
-}
 
 KernelCall gemm_call(const GemmShape& shape) {
   KernelCall call;
@@ -26,7 +23,63 @@ KernelCall call_of(KernelKind kind, std::size_t units, std::string variant = "")
   return call;
 }
 
+bool drops(const Plan& plan, const Layer& layer) { return layer.dropout && plan.model.dropout > 0; }
+
+std::vector<KernelCall> forward_kernels(const Plan& plan, const Op& op, const Layer& layer, std::size_t rows) {
+  const std::vector<LinearShape> linears = linear_shapes(layer);
+  const bool dropout = drops(plan, layer);
+  if (layer.kind != UnitKind::residual_block)
+    return {gemm_call(forward_gemm(linears[0], rows)),
+            call_of(KernelKind::bias_activation, rows * layer.out,
+                    activation_variant(layer.activation, op.pre != kNoBuffer, dropout))};
+  std::vector<KernelCall> calls;
+  if (layer.norm) calls.push_back(call_of(KernelKind::layernorm_forward, rows * layer.in, "compute"));
+  calls.push_back(gemm_call(forward_gemm(linears[0], rows)));
+  calls.push_back(call_of(KernelKind::bias_activation, rows * layer.inner,
+                          activation_variant(layer.activation, op.pre != kNoBuffer, dropout)));
+  calls.push_back(gemm_call(forward_gemm(linears[1], rows)));
+  calls.push_back(call_of(KernelKind::bias_residual, rows * layer.out));
+  return calls;
+}
+
+std::vector<KernelCall> backward_linear_kernels(const Plan& plan, const Op& op, const Layer& layer, std::size_t rows) {
+  const LinearShape linear = linear_shapes(layer)[0];
+  std::vector<KernelCall> calls;
+  if (op.saved != kNoBuffer)
+    calls.push_back(call_of(KernelKind::activation_backward, rows * layer.out,
+                            activation_variant(layer.activation,
+                                               saved_for_backward(layer) == SavedForBackward::pre_activation,
+                                               drops(plan, layer))));
+  calls.push_back(gemm_call(weight_gradient_gemm(linear, rows)));
+  calls.push_back(call_of(KernelKind::bias_gradient, rows * layer.out));
+  if (op.grad_input != kNoBuffer) calls.push_back(gemm_call(input_gradient_gemm(linear, rows)));
+  return calls;
+}
+
+std::vector<KernelCall> backward_block_kernels(const Plan& plan, const Layer& layer, std::size_t rows) {
+  const std::vector<LinearShape> linears = linear_shapes(layer);
+  const bool dropout = drops(plan, layer);
+  std::vector<KernelCall> calls;
+  if (layer.norm) calls.push_back(call_of(KernelKind::layernorm_forward, rows * layer.in, "from-stats"));
+  calls.push_back(call_of(KernelKind::activation_forward, rows * layer.inner,
+                          activation_variant(layer.activation, false, dropout)));
+  calls.push_back(gemm_call(weight_gradient_gemm(linears[1], rows)));
+  calls.push_back(call_of(KernelKind::bias_gradient, rows * layer.out));
+  calls.push_back(gemm_call(input_gradient_gemm(linears[1], rows)));
+  calls.push_back(call_of(KernelKind::activation_backward, rows * layer.inner,
+                          activation_variant(layer.activation, true, dropout)));
+  calls.push_back(gemm_call(weight_gradient_gemm(linears[0], rows)));
+  calls.push_back(call_of(KernelKind::bias_gradient, rows * layer.inner));
+  calls.push_back(gemm_call(input_gradient_gemm(linears[0], rows)));
+  if (layer.norm) calls.push_back(call_of(KernelKind::layernorm_backward, rows * layer.in));
+  return calls;
+}
+
 }  // namespace
+
+std::string activation_variant(Activation activation, bool with_pre, bool dropout) {
+  return std::string(to_string(activation)) + (with_pre ? "+pre" : "") + (dropout ? "+dropout" : "");
+}
 
 std::string KernelCall::cost_key() const {
   return std::string(name_of(kKernelKindNames, kind)) + (variant.empty() ? "" : ":" + variant);
@@ -34,44 +87,36 @@ std::string KernelCall::cost_key() const {
 
 std::vector<KernelCall> op_kernels(const Plan& plan, std::size_t index, std::size_t rows) {
   const Op& op = plan.ops.at(index);
-  std::vector<KernelCall> calls;
   switch (op.kind) {
     case OpKind::forward:
-    case OpKind::recompute: {
-      const Layer& layer = plan.chain.layers.at(static_cast<std::size_t>(op.layer));
-      calls.push_back(gemm_call(forward_gemm(layer, rows)));
-      calls.push_back(call_of(KernelKind::bias_activation, rows * layer.out,
-                              activation_variant(layer.activation, op.pre != kNoBuffer)));
-      break;
-    }
-    case OpKind::loss:
-      calls.push_back(call_of(KernelKind::mse_loss, rows * plan.chain.out_features));
-      break;
+    case OpKind::recompute:
+      return forward_kernels(plan, op, plan.chain.layers.at(static_cast<std::size_t>(op.layer)), rows);
     case OpKind::backward: {
       const Layer& layer = plan.chain.layers.at(static_cast<std::size_t>(op.layer));
-      if (op.saved != kNoBuffer)
-        calls.push_back(call_of(KernelKind::activation_backward, rows * layer.out, to_string(layer.activation)));
-      calls.push_back(gemm_call(weight_gradient_gemm(layer, rows)));
-      calls.push_back(call_of(KernelKind::bias_gradient, rows * layer.out));
-      if (op.grad_input != kNoBuffer) calls.push_back(gemm_call(input_gradient_gemm(layer, rows)));
-      break;
+      return layer.kind == UnitKind::residual_block ? backward_block_kernels(plan, layer, rows)
+                                                    : backward_linear_kernels(plan, op, layer, rows);
     }
+    case OpKind::loss:
+      return {plan.chain.loss == LossKind::cross_entropy
+                  ? call_of(KernelKind::cross_entropy_loss, rows * plan.chain.out_features)
+                  : call_of(KernelKind::mse_loss, rows * plan.chain.out_features)};
     case OpKind::update:
       if (plan.model.optimizer == Optimizer::sgd)
-        calls.push_back(call_of(KernelKind::sgd_update, op.param_count, plan.model.sgd_momentum ? "momentum" : "plain"));
-      else
-        calls.push_back(call_of(KernelKind::adam_update, op.param_count));
-      break;
+        return {call_of(KernelKind::sgd_update, op.param_count, plan.model.sgd_momentum ? "momentum" : "plain")};
+      return {call_of(KernelKind::adam_update, op.param_count)};
   }
-  return calls;
+  throw std::logic_error("op_kernels: unknown op kind");
 }
 
 std::vector<KernelCall> batch_load_kernels(const Plan& plan, std::size_t rows) {
   return {call_of(KernelKind::copy_to_device, rows * sizeof(std::uint32_t)),
           call_of(KernelKind::gather_rows, rows * plan.chain.in_features),
-          call_of(KernelKind::gather_rows, rows * plan.chain.out_features)};
+          call_of(KernelKind::gather_rows, rows * plan.chain.target_columns)};
 }
 
-std::vector<KernelCall> loss_readback_kernels() { return {call_of(KernelKind::copy_to_host, sizeof(float))}; }
+std::vector<KernelCall> loss_readback_kernels(const Plan& plan) {
+  // The loss, and with cross-entropy the count of rows classified right beside it.
+  return {call_of(KernelKind::copy_to_host, (plan.chain.loss == LossKind::cross_entropy ? 2 : 1) * sizeof(float))};
+}
 
 }  // namespace egc

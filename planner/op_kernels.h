@@ -17,10 +17,15 @@ namespace egc {
 
 enum class KernelKind {
   gemm,
-  bias_activation,      // bias + activation; `variant` says whether the pre-activation is kept
-  activation_backward,
+  bias_activation,      // bias + activation (+ dropout); variant: the activation, "+pre", "+dropout"
+  activation_forward,   // a block's backward rebuilding its activation from the tape
+  activation_backward,  // variant: the activation, "+pre" (from the pre-activation), "+dropout"
+  bias_residual,        // a block's epilogue: bias and the residual added
+  layernorm_forward,    // variant: "compute" (statistics from x) or "from-stats" (from the tape)
+  layernorm_backward,
   bias_gradient,        // column sums
   mse_loss,
+  cross_entropy_loss,   // units: rows x classes
   sgd_update,
   adam_update,
   gather_rows,
@@ -30,9 +35,14 @@ enum class KernelKind {
 inline constexpr EnumName<KernelKind> kKernelKindNames[] = {
     {KernelKind::gemm, "gemm"},
     {KernelKind::bias_activation, "bias_activation"},
+    {KernelKind::activation_forward, "activation_forward"},
     {KernelKind::activation_backward, "activation_backward"},
+    {KernelKind::bias_residual, "bias_residual"},
+    {KernelKind::layernorm_forward, "layernorm_forward"},
+    {KernelKind::layernorm_backward, "layernorm_backward"},
     {KernelKind::bias_gradient, "bias_gradient"},
     {KernelKind::mse_loss, "mse_loss"},
+    {KernelKind::cross_entropy_loss, "cross_entropy_loss"},
     {KernelKind::sgd_update, "sgd_update"},
     {KernelKind::adam_update, "adam_update"},
     {KernelKind::gather_rows, "gather_rows"},
@@ -42,8 +52,8 @@ static_assert(names_in_order(kKernelKindNames) && count_of(kKernelKindNames) == 
 
 struct KernelCall {
   KernelKind kind = KernelKind::gemm;
-  // What the cost depends on besides the size: the activation ("relu", "gelu+pre"), the update
-  // ("momentum", "plain"); empty where nothing does.
+  // What the cost depends on besides the size: the activation ("relu", "gelu+pre+dropout"), the
+  // update ("momentum", "plain"), the LayerNorm's statistics; empty where nothing does.
   std::string variant;
   GemmShape gemm;         // gemm only
   std::size_t units = 0;  // elements (parameters for updates, bytes for copies); gemm: 0
@@ -51,13 +61,16 @@ struct KernelCall {
   std::string cost_key() const;
 };
 
-// The calls of op `index` of `plan` for a micro-batch of `rows` rows, in the order the executor
-// makes them. `accumulate`: the gradients of an earlier micro-batch are added to (beta = 1).
+// The calls of op `index` of `plan` for a training micro-batch of `rows` rows (dropout on), in the
+// order the executor makes them.
 std::vector<KernelCall> op_kernels(const Plan& plan, std::size_t index, std::size_t rows);
+
+// The variant of an activation kernel: "relu", "gelu+pre", "tanh+dropout", ...
+std::string activation_variant(Activation activation, bool with_pre, bool dropout);
 
 // Per micro-batch outside the ops: the batch's row indices to the device, the two gathers of its
 // inputs and targets from the resident dataset; after it, the loss read back.
 std::vector<KernelCall> batch_load_kernels(const Plan& plan, std::size_t rows);
-std::vector<KernelCall> loss_readback_kernels();
+std::vector<KernelCall> loss_readback_kernels(const Plan& plan);
 
 }  // namespace egc

@@ -26,8 +26,8 @@ enum class BufferKind {
   parameters,
   gradients,
   optimizer_state,
-  activations,           // layer outputs, pre-activations and their recomputed copies
-  activation_gradients,  // gradients of the loss with respect to layer outputs
+  activations,           // layer outputs, pre-activations (tapes) and their recomputed copies, forward scratch
+  activation_gradients,  // gradients of the loss with respect to layer outputs, backward scratch
   workspace,             // backend scratch (cuBLAS workspace, CUB temporary storage), loss value
   data,                  // the resident dataset and the current batch
 };
@@ -65,14 +65,19 @@ constexpr const char* to_string(OpKind kind) { return name_of(kOpKindNames, kind
 
 struct Op {
   OpKind kind = OpKind::forward;
-  int layer = -1;  // chain layer; -1 for loss and update
+  int layer = -1;  // chain layer (unit); -1 for loss and update
   // Operands, kNoBuffer where the op has none.
-  //   forward/recompute: input -> output (and pre, the GELU pre-activation, when kept)
+  //   forward/recompute: input -> output (and, when kept, the tape: pre, the GELU pre-activation
+  //                      or a block's inner pre-activation, and stats, a block's LayerNorm
+  //                      statistics); a block also writes `scratch` (its inner activation)
   //   loss:              input (the prediction), output (its gradient); reads the batch targets
   //   backward:          grad_output (dL/d layer output, overwritten in place by dL/d pre-activation),
   //                      saved (output or pre-activation the derivative needs), input (for the
   //                      weight gradient) -> grad_input (dL/d input; none for layer 0), and the
-  //                      layer's parameter gradients into `gradients`
+  //                      layer's parameter gradients into `gradients`. A block reads its tape
+  //                      (saved = its pre, stats), uses `scratch` (batch x inner) and, with
+  //                      LayerNorm, `scratch_outer` (batch x width), and adds its input gradient
+  //                      to grad_output in place: grad_input == grad_output (the residual's)
   //   update:            layer -1: every parameter from the whole-step `gradients` buffer;
   //                      layer i: layer i's parameters from its own `gradients` buffer
   BufferId input = kNoBuffer;
@@ -81,6 +86,9 @@ struct Op {
   BufferId saved = kNoBuffer;
   BufferId grad_output = kNoBuffer;
   BufferId grad_input = kNoBuffer;
+  BufferId stats = kNoBuffer;
+  BufferId scratch = kNoBuffer;
+  BufferId scratch_outer = kNoBuffer;
   // backward and update: where the layer's parameter gradients are. A per-layer buffer holds
   // weight then bias; the whole-step buffer follows the parameter layout.
   BufferId gradients = kNoBuffer;

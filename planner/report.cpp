@@ -181,7 +181,7 @@ std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
 }
 
 nlohmann::json model_to_json(const ModelSpec& model) {
-  return {
+  nlohmann::json json = {
       {"in_features", model.in_features},
       {"out_features", model.out_features},
       {"hidden_widths", model.hidden_widths},
@@ -190,6 +190,19 @@ nlohmann::json model_to_json(const ModelSpec& model) {
       {"optimizer", to_string(model.optimizer)},
       {"sgd_momentum", model.sgd_momentum},
   };
+  // What a plain MSE chain without dropout has always written stays as it was (files compared
+  // byte for byte across versions); the newer settings appear where they are not the default.
+  if (model.block == BlockKind::residual) {
+    json["block"] = to_string(model.block);
+    json["norm"] = to_string(model.norm);
+    json["expand"] = model.expand;
+  }
+  if (model.dropout > 0) json["dropout"] = model.dropout;
+  if (model.loss == LossKind::cross_entropy) {
+    json["loss"] = to_string(model.loss);
+    json["classes"] = model.out_features;
+  }
+  return json;
 }
 
 nlohmann::json plan_to_json(const Plan& plan) {

@@ -62,9 +62,12 @@ PlanSpec parse_plan(std::string_view text, std::string_view flag) {
 ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, const StepContext& context)
     : output_(chain.size(), kNoBuffer),
       pre_(chain.size(), kNoBuffer),
+      stats_(chain.size(), kNoBuffer),
       grad_output_(chain.size(), kNoBuffer),
       output_copies_(chain.size(), 0),
-      pre_copies_(chain.size(), 0) {
+      pre_copies_(chain.size(), 0),
+      stats_copies_(chain.size(), 0),
+      scratch_copies_(chain.size(), 0) {
   plan_.model = model;
   plan_.context = context;
   plan_.chain = chain;
@@ -86,7 +89,7 @@ ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, con
         true, -1);
     s.dataset_targets = add_buffer(
         "dataset.targets", BufferKind::data,
-        checked_mul(checked_mul(context.dataset_rows, chain.out_features, "dataset size"), kFloatBytes,
+        checked_mul(checked_mul(context.dataset_rows, chain.target_columns, "dataset size"), kFloatBytes,
                     "dataset bytes"),
         true, -1);
   }
@@ -95,9 +98,11 @@ ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, con
                               checked_mul(chain.batch * chain.in_features, kFloatBytes, "batch bytes"),
                               true, -1);
   s.batch_targets = add_buffer("batch.targets", BufferKind::data,
-                               checked_mul(chain.batch * chain.out_features, kFloatBytes, "batch bytes"),
+                               checked_mul(chain.batch * chain.target_columns, kFloatBytes, "batch bytes"),
                                true, -1);
-  s.loss = add_buffer("loss", BufferKind::workspace, kFloatBytes, true, -1);
+  // Cross-entropy also counts the batch's correct predictions there (a uint32 after the loss).
+  s.loss = add_buffer("loss", BufferKind::workspace, chain.loss == LossKind::cross_entropy ? 2 * kFloatBytes : kFloatBytes,
+                      true, -1);
   if (context.workspace_bytes > 0)
     s.workspace = add_buffer("workspace", BufferKind::workspace, context.workspace_bytes, true, -1);
 }
@@ -116,12 +121,11 @@ BufferId ScheduleBuilder::add_buffer(std::string name, BufferKind kind, std::siz
 }
 
 BufferId ScheduleBuilder::add_op_buffer_for_layer(const char* prefix, std::size_t layer, BufferKind kind,
-                                                  std::vector<int>& copies) {
+                                                  std::size_t bytes, std::vector<int>& copies) {
   std::string name = std::string(prefix) + "." + std::to_string(layer);
   if (copies[layer] > 0) name += ".r" + std::to_string(copies[layer]);
   ++copies[layer];
-  return add_buffer(std::move(name), kind, plan_.chain.layers[layer].output_bytes, false,
-                    static_cast<int>(layer));
+  return add_buffer(std::move(name), kind, bytes, false, static_cast<int>(layer));
 }
 
 Op& ScheduleBuilder::add_op(OpKind kind, int layer) {
@@ -132,28 +136,41 @@ Op& ScheduleBuilder::add_op(OpKind kind, int layer) {
   return plan_.ops.back();
 }
 
-void ScheduleBuilder::forward(std::size_t layer, OpKind kind, bool keep_pre) {
+void ScheduleBuilder::forward(std::size_t layer, OpKind kind, bool keep_tape) {
   if (kind != OpKind::forward && kind != OpKind::recompute)
     throw std::logic_error("ScheduleBuilder::forward: kind must be forward or recompute");
   if (layer >= plan_.chain.size()) throw std::logic_error("ScheduleBuilder::forward: no such layer");
   const BufferId input = layer == 0 ? plan_.step.batch_inputs : output_[layer - 1];
   if (input == kNoBuffer)
     throw std::logic_error("forward of layer " + std::to_string(layer) + " before its input exists");
-  const bool gelu_pre =
-      keep_pre && saved_for_backward(plan_.chain.layers[layer].activation) == SavedForBackward::pre_activation;
-  const BufferId output = add_op_buffer_for_layer("act", layer, BufferKind::activations, output_copies_);
-  const BufferId pre =
-      gelu_pre ? add_op_buffer_for_layer("pre", layer, BufferKind::activations, pre_copies_) : kNoBuffer;
+  const Layer& info = plan_.chain.layers[layer];
+  const bool block = info.kind == UnitKind::residual_block;
+  const bool keep = keep_tape && saved_for_backward(info) == SavedForBackward::pre_activation;
+  const BufferId output = add_op_buffer_for_layer("act", layer, BufferKind::activations, info.output_bytes, output_copies_);
+  const BufferId pre = keep ? add_op_buffer_for_layer("pre", layer, BufferKind::activations,
+                                                      block ? info.inner_bytes : info.output_bytes, pre_copies_)
+                            : kNoBuffer;
+  const BufferId stats = keep && info.norm ? add_op_buffer_for_layer("stats", layer, BufferKind::activations,
+                                                                     info.stats_bytes, stats_copies_)
+                                           : kNoBuffer;
+  // A block's inner activation exists only inside its forward: the first GEMM's output, the
+  // activation (and dropout) in place, the second GEMM's input.
+  const BufferId scratch = block ? add_op_buffer_for_layer("inner", layer, BufferKind::activations, info.inner_bytes,
+                                                           scratch_copies_)
+                                 : kNoBuffer;
   Op& op = add_op(kind, static_cast<int>(layer));
   op.input = input;
   op.output = output;
   op.pre = pre;
+  op.stats = stats;
+  op.scratch = scratch;
   op.reads = {plan_.step.params, input};
   op.writes = {output};
-  if (pre != kNoBuffer) op.writes.push_back(pre);
-  if (plan_.step.workspace != kNoBuffer) op.writes.push_back(plan_.step.workspace);
+  for (BufferId id : {pre, stats, scratch, plan_.step.workspace})
+    if (id != kNoBuffer) op.writes.push_back(id);
   output_[layer] = output;
   if (pre != kNoBuffer) pre_[layer] = pre;
+  if (stats != kNoBuffer) stats_[layer] = stats;
 }
 
 void ScheduleBuilder::loss() {
@@ -173,10 +190,11 @@ void ScheduleBuilder::loss() {
 bool ScheduleBuilder::can_backward(std::size_t layer) const {
   if (grad_output_[layer] == kNoBuffer) return false;
   if (layer > 0 && output_[layer - 1] == kNoBuffer) return false;
-  switch (saved_for_backward(plan_.chain.layers[layer].activation)) {
+  const Layer& info = plan_.chain.layers[layer];
+  switch (saved_for_backward(info)) {
     case SavedForBackward::nothing: return true;
     case SavedForBackward::output: return output_[layer] != kNoBuffer;
-    case SavedForBackward::pre_activation: return pre_[layer] != kNoBuffer;
+    case SavedForBackward::pre_activation: return pre_[layer] != kNoBuffer && (!info.norm || stats_[layer] != kNoBuffer);
   }
   return false;
 }
@@ -187,7 +205,7 @@ void ScheduleBuilder::backward(std::size_t layer) {
                            " without its input, saved tensor or output gradient");
   const Layer& info = plan_.chain.layers[layer];
   BufferId saved = kNoBuffer;
-  switch (saved_for_backward(info.activation)) {
+  switch (saved_for_backward(info)) {
     case SavedForBackward::nothing: break;
     case SavedForBackward::output: saved = output_[layer]; break;
     case SavedForBackward::pre_activation: saved = pre_[layer]; break;
@@ -197,6 +215,10 @@ void ScheduleBuilder::backward(std::size_t layer) {
           ? plan_.step.grads
           : add_buffer("grads." + std::to_string(layer), BufferKind::gradients,
                        checked_mul(info.param_count(), kFloatBytes, "gradient bytes"), false, static_cast<int>(layer));
+  if (info.kind == UnitKind::residual_block) {
+    backward_block(layer, gradients);
+    return;
+  }
   BufferId grad_input = kNoBuffer;
   if (layer > 0)
     grad_input = add_buffer("grad_act." + std::to_string(layer - 1), BufferKind::activation_gradients,
@@ -207,9 +229,9 @@ void ScheduleBuilder::backward(std::size_t layer) {
   op.grad_output = grad_output_[layer];
   op.grad_input = grad_input;
   op.gradients = gradients;
-  op.param_first = info.weight_offset;
+  op.param_first = info.param_offset;
   op.param_count = info.param_count();
-  op.gradient_first = plan_.context.single_update ? info.weight_offset : 0;
+  op.gradient_first = plan_.context.single_update ? info.param_offset : 0;
   op.reads = {plan_.step.params, op.input, op.grad_output};
   if (saved != kNoBuffer) op.reads.push_back(saved);
   op.writes = {op.grad_output, gradients};
@@ -217,6 +239,37 @@ void ScheduleBuilder::backward(std::size_t layer) {
   if (plan_.step.workspace != kNoBuffer) op.writes.push_back(plan_.step.workspace);
   if (layer > 0) grad_output_[layer - 1] = grad_input;
   // Nothing later in the step reads this layer's parameters: update them now.
+  if (!plan_.context.single_update) add_update_op(static_cast<int>(layer), gradients);
+}
+
+// A block's backward adds its input gradient to its output gradient in place (the residual's
+// gradient is the output's): no new gradient buffer, the next backward reads the same one.
+void ScheduleBuilder::backward_block(std::size_t layer, BufferId gradients) {
+  if (layer == 0) throw std::logic_error("a residual block is never the first unit (the input projection is)");
+  const Layer& info = plan_.chain.layers[layer];
+  const BufferId scratch = add_buffer("grad_inner." + std::to_string(layer), BufferKind::activation_gradients,
+                                      info.inner_bytes, false, static_cast<int>(layer));
+  const BufferId scratch_outer =
+      info.norm ? add_buffer("grad_norm." + std::to_string(layer), BufferKind::activation_gradients, info.output_bytes,
+                             false, static_cast<int>(layer))
+                : kNoBuffer;
+  Op& op = add_op(OpKind::backward, static_cast<int>(layer));
+  op.input = output_[layer - 1];
+  op.saved = pre_[layer];
+  op.stats = info.norm ? stats_[layer] : kNoBuffer;
+  op.grad_output = op.grad_input = grad_output_[layer];
+  op.scratch = scratch;
+  op.scratch_outer = scratch_outer;
+  op.gradients = gradients;
+  op.param_first = info.param_offset;
+  op.param_count = info.param_count();
+  op.gradient_first = plan_.context.single_update ? info.param_offset : 0;
+  op.reads = {plan_.step.params, op.input, op.grad_output, op.saved};
+  if (op.stats != kNoBuffer) op.reads.push_back(op.stats);
+  op.writes = {op.grad_output, gradients, scratch};
+  for (BufferId id : {scratch_outer, plan_.step.workspace})
+    if (id != kNoBuffer) op.writes.push_back(id);
+  grad_output_[layer - 1] = grad_output_[layer];
   if (!plan_.context.single_update) add_update_op(static_cast<int>(layer), gradients);
 }
 
@@ -229,7 +282,7 @@ void ScheduleBuilder::add_update_op(int layer, BufferId gradients) {
   Op& op = add_op(OpKind::update, layer);
   op.gradients = gradients;
   // One layer's weight and bias are contiguous in every flat buffer; layer -1 is all of them.
-  op.param_first = layer < 0 ? 0 : plan_.chain.layers[static_cast<std::size_t>(layer)].weight_offset;
+  op.param_first = layer < 0 ? 0 : plan_.chain.layers[static_cast<std::size_t>(layer)].param_offset;
   op.param_count = layer < 0 ? plan_.chain.param_count : plan_.chain.layers[static_cast<std::size_t>(layer)].param_count();
   op.gradient_first = 0;
   op.reads = {gradients, s.params};
@@ -255,7 +308,7 @@ Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContex
   for (const ScheduleCall& call : calls) {
     switch (call.kind) {
       case OpKind::forward:
-      case OpKind::recompute: builder.forward(call.layer, call.kind, call.keep_pre); break;
+      case OpKind::recompute: builder.forward(call.layer, call.kind, call.keep_tape); break;
       case OpKind::loss: builder.loss(); break;
       case OpKind::backward: builder.backward(call.layer); break;
       case OpKind::update: throw std::logic_error("build_schedule: the update is added after the calls");

@@ -36,8 +36,9 @@ class ScheduleBuilder {
   ScheduleBuilder(const Chain& chain, const ModelSpec& model, const StepContext& context);
 
   // Runs `layer` forward from the latest instance of its input, making a new instance of its
-  // output; for GELU layers with keep_pre, also of its pre-activation (its backward needs it).
-  void forward(std::size_t layer, OpKind kind, bool keep_pre);
+  // output; with keep_tape, also of the tape its backward needs where that is not the output (a
+  // GELU layer's pre-activation, a block's inner pre-activation and LayerNorm statistics).
+  void forward(std::size_t layer, OpKind kind, bool keep_tape);
   void loss();
   // Needs the latest instances of the layer's input, of what its derivative needs and of the
   // gradient of its output; throws std::logic_error naming what is missing.
@@ -55,23 +56,25 @@ class ScheduleBuilder {
 
  private:
   BufferId add_buffer(std::string name, BufferKind kind, std::size_t bytes, bool persistent, int layer);
-  BufferId add_op_buffer_for_layer(const char* prefix, std::size_t layer, BufferKind kind,
+  BufferId add_op_buffer_for_layer(const char* prefix, std::size_t layer, BufferKind kind, std::size_t bytes,
                                    std::vector<int>& copies);
+  void backward_block(std::size_t layer, BufferId gradients);
   Op& add_op(OpKind kind, int layer);
   void add_update_op(int layer, BufferId gradients);
 
   Plan plan_;
   std::vector<BufferId> output_;       // latest instance of each layer's output
-  std::vector<BufferId> pre_;          // latest instance of each layer's GELU pre-activation
+  std::vector<BufferId> pre_;          // latest instance of each layer's kept pre-activation
+  std::vector<BufferId> stats_;        // latest instance of each block's kept LayerNorm statistics
   std::vector<BufferId> grad_output_;  // gradient of each layer's output, once the loss exists
-  std::vector<int> output_copies_, pre_copies_;
+  std::vector<int> output_copies_, pre_copies_, stats_copies_, scratch_copies_;
 };
 
 // One ScheduleBuilder decision. A schedule is its list of calls (the final update is implied).
 struct ScheduleCall {
   OpKind kind = OpKind::forward;  // forward, recompute, loss or backward
   std::size_t layer = 0;          // unused for loss
-  bool keep_pre = false;          // forward/recompute: keep the GELU pre-activation
+  bool keep_tape = false;          // forward/recompute: keep the tape (see ScheduleBuilder::forward)
 };
 
 // Replays `calls` into a ScheduleBuilder, adds the update and finishes the plan. Throws

@@ -19,7 +19,7 @@ const DeviceProfile& profile_of(const StepContext& context) {
 void predict_step_time(Plan& plan, const KernelTimer& timer) {
   const std::size_t rows = plan.chain.batch;
   const std::size_t micro_batches = std::max<std::size_t>(plan.context.micro_batches, 1);
-  double micro_batch_ms = calls_ms(timer, batch_load_kernels(plan, rows)) + calls_ms(timer, loss_readback_kernels());
+  double micro_batch_ms = calls_ms(timer, batch_load_kernels(plan, rows)) + calls_ms(timer, loss_readback_kernels(plan));
   double final_update_ms = 0;
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
     Op& op = plan.ops[i];

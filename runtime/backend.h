@@ -9,12 +9,15 @@
 #include <optional>
 #include <string>
 
+#include "kernels/dropout.h"
 #include "planner/chain.h"
 #include "planner/model_spec.h"
 
 namespace egc {
 
 enum class DeviceKind { cpu, cuda, simulated };
+
+using math::DropoutMask;
 
 struct SgdSettings {
   float lr = 0.01f;
@@ -65,14 +68,33 @@ class Backend {
   // Row-major, leading dimensions are the stored row lengths.
   virtual void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
                     const float* a, const float* b, float beta, float* c) = 0;
-  // out[rows x cols] holds X W^T. Adds the bias to every row, then applies the activation.
-  // With pre != nullptr, pre receives the pre-activation (X W^T + b) as well.
+  // out[rows x cols] holds X W^T. Adds the bias to every row, then applies the activation and
+  // the dropout mask (kernels/dropout.h; DropoutMask{}: none). With pre != nullptr, pre receives
+  // the pre-activation (X W^T + b) as well.
   virtual void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
-                                       std::size_t cols, Activation activation) = 0;
-  // grad[rows x cols] *= activation'(saved), in place; saved is the layer's output (relu, tanh)
-  // or its pre-activation (GELU); nothing for identity.
+                                       std::size_t cols, Activation activation, const DropoutMask& dropout) = 0;
+  // out[rows x cols] = dropout(activation(pre)): what a block's backward recomputes from its tape.
+  virtual void activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols,
+                                  Activation activation, const DropoutMask& dropout) = 0;
+  // grad[rows x cols]: dL/d (dropped) output -> dL/d pre-activation, in place: dropout's backward
+  // (x scale, or 0) then x activation'(saved). saved is the layer's output (relu, tanh) or, with
+  // saved_is_pre, its pre-activation (GELU always); nothing to do for identity without dropout.
   virtual void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                                   Activation activation) = 0;
+                                   Activation activation, bool saved_is_pre, const DropoutMask& dropout) = 0;
+  // out[rows x cols] += bias (by column) + residual: the epilogue of a residual block.
+  virtual void bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                                     std::size_t cols) = 0;
+  // LayerNorm (eps 1e-5) of every row of x[rows x cols]: out = (x - mean) rstd gamma + beta.
+  // stats[2 rows] = mean[rows] then rstd[rows]: with compute_stats computed from x (and written
+  // unless stats is null), otherwise read (a backward recomputing the output from its tape).
+  virtual void layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                                 std::size_t rows, std::size_t cols, bool compute_stats) = 0;
+  // LayerNorm's backward for output gradient g[rows x cols]: grad_x += dL/dx (it may hold the
+  // residual's gradient already); grad_gamma, grad_beta[cols] = the column sums of g x-hat and g
+  // (added to them when accumulate). scratch: rows x cols floats the backend may overwrite.
+  virtual void layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma,
+                                  float* grad_x, float* grad_gamma, float* grad_beta, std::size_t rows,
+                                  std::size_t cols, bool accumulate, float* scratch) = 0;
   // bias_grad[cols] = column sums of grad[rows x cols], added to bias_grad when accumulate.
   virtual void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
                              bool accumulate) = 0;
@@ -80,6 +102,13 @@ class Backend {
   // grad = scale * 2 (pred - target) / (rows x cols), the gradient of scale * loss.
   virtual void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
                         std::size_t cols, float scale) = 0;
+  // Softmax cross-entropy (torch.nn.CrossEntropyLoss, reduction 'mean') of logits[rows x classes]
+  // against targets[rows], class indices stored as floats (exact below 2^24, checked in [0,
+  // classes) when the data is loaded): loss[0] = the mean loss; loss[1], read as a uint32, the
+  // rows whose largest logit (the first of equal ones) is the target; grad = scale * (softmax -
+  // one_hot) / rows, the gradient of scale * loss.
+  virtual void cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad,
+                                  std::size_t rows, std::size_t classes, float scale) = 0;
   // One fused sweep over all `count` parameters.
   virtual void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
                           const SgdSettings& settings) = 0;

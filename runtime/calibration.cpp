@@ -7,6 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "kernels/dropout.h"
 #include "planner/chain.h"
 #include "planner/errors.h"
 #include "planner/units.h"
@@ -67,57 +68,128 @@ double median_us(Backend& backend, const CalibrationOptions& options, Call call)
   return median_us(backend, options, call, [] {});
 }
 
-// Runs `call` (a KernelCall's kind and variant) on `units` units of scratch memory.
-double time_kernel(Backend& backend, const CalibrationOptions& options, const KernelCall& call) {
-  constexpr std::size_t kCols = 256;  // the element-wise and row-wise kernels' row length
-  const std::size_t units = call.units;
-  const std::size_t cols = std::min(kCols, units), rows = std::max<std::size_t>(units / std::max<std::size_t>(cols, 1), 1);
-  Scratch a(backend, units), b(backend, units), c(backend, units), d(backend, units, /*non_negative=*/true);
-  const auto restore = [&] {  // the kernels below write a (and b) in place
-    a.restore();
-    b.restore();
-  };
-  // bias_activation's and activation_backward's variant: the activation, "+pre" keeping the pre-activation.
+// The buffers and shape of one kernel measurement: `units` elements as rows of kCols floats.
+struct KernelBench {
+  static constexpr std::size_t kCols = 256;  // the element-wise and row-wise kernels' row length
+  Backend& backend;
+  const CalibrationOptions& options;
+  std::size_t units, cols, rows;
+  Scratch a, b, c, d, e;  // d is non-negative (Adam's v, LayerNorm's statistics)
+
+  KernelBench(Backend& backend_, const CalibrationOptions& options_, std::size_t units_)
+      : backend(backend_),
+        options(options_),
+        units(units_),
+        cols(std::min(kCols, std::max<std::size_t>(units_, 1))),
+        rows(std::max<std::size_t>(units_ / cols, 1)),
+        a(backend_, units_),
+        b(backend_, units_),
+        c(backend_, units_),
+        d(backend_, units_, /*non_negative=*/true),
+        e(backend_, units_) {}
+
+  template <class Call>
+  double in_place(Call call) {  // a and b restored before every timed call
+    return median_us(backend, options, call, [&] {
+      a.restore();
+      b.restore();
+      d.restore();
+    });
+  }
+  double activation_kernel(const KernelCall& call);
+  double row_kernel(const KernelCall& call);
+  double other_kernel(const KernelCall& call);
+};
+
+// bias_activation, activation_forward, activation_backward: variant "act[+pre][+dropout]".
+double KernelBench::activation_kernel(const KernelCall& call) {
   const Activation activation =
       find_name(kActivationNames, call.variant.substr(0, call.variant.find('+'))).value_or(Activation::identity);
+  const bool pre = call.variant.find("+pre") != std::string::npos;
+  const DropoutMask mask = call.variant.find("+dropout") != std::string::npos ? math::dropout_mask(0.1, 7, 1, 0, 0)
+                                                                              : DropoutMask{};
   switch (call.kind) {
-    case KernelKind::bias_activation: {
-      float* pre = call.variant.find("+pre") != std::string::npos ? b.get() : nullptr;
-      return median_us(backend, options, [&] { backend.bias_activation_forward(a.get(), pre, c.get(), rows, cols, activation); },
-                       restore);
+    case KernelKind::bias_activation:
+      return in_place([&] {
+        backend.bias_activation_forward(a.get(), pre ? b.get() : nullptr, c.get(), rows, cols, activation, mask);
+      });
+    case KernelKind::activation_forward:
+      return in_place([&] { backend.activation_forward(b.get(), a.get(), rows, cols, activation, mask); });
+    default:
+      return in_place([&] { backend.activation_backward(a.get(), b.get(), rows, cols, activation, pre, mask); });
+  }
+}
+
+// The row-wise kernels: LayerNorm, the residual epilogue, the column sums, the losses.
+double KernelBench::row_kernel(const KernelCall& call) {
+  switch (call.kind) {
+    case KernelKind::layernorm_forward: {
+      const bool compute = call.variant == "compute";
+      return in_place([&] { backend.layernorm_forward(b.get(), a.get(), d.get(), c.get(), c.get(), rows, cols, compute); });
     }
-    case KernelKind::activation_backward:
-      return median_us(backend, options, [&] { backend.activation_backward(a.get(), b.get(), rows, cols, activation); },
-                       restore);
+    case KernelKind::layernorm_backward:
+      return in_place([&] {
+        backend.layernorm_backward(a.get(), b.get(), d.get(), c.get(), e.get(), c.get() + cols, c.get() + 2 * cols, rows,
+                                   cols, false, b.get());
+      });
+    case KernelKind::bias_residual:
+      return in_place([&] { backend.bias_residual_forward(a.get(), c.get(), b.get(), rows, cols); });
     case KernelKind::bias_gradient:
       return median_us(backend, options, [&] { backend.bias_gradient(a.get(), c.get(), rows, cols, false); });
     case KernelKind::mse_loss:
       return median_us(backend, options, [&] { backend.mse_loss(a.get(), b.get(), d.get(), c.get(), rows, cols, 1.0f); });
+    default: {  // cross_entropy_loss over rows of kCols classes, targets spread over the classes
+      std::vector<float> targets(rows);
+      for (std::size_t i = 0; i < rows; ++i) targets[i] = static_cast<float>((i * 37) % cols);
+      backend.copy_to_device(e.get(), targets.data(), rows * sizeof(float));
+      return median_us(backend, options,
+                       [&] { backend.cross_entropy_loss(a.get(), e.get(), d.get(), c.get(), rows, cols, 1.0f); });
+    }
+  }
+}
+
+// The optimizer updates, the batch gather, the copies.
+double KernelBench::other_kernel(const KernelCall& call) {
+  switch (call.kind) {
     case KernelKind::sgd_update: {
       float* velocity = call.variant == "momentum" ? c.get() : nullptr;
-      return median_us(backend, options, [&] { backend.sgd_update(a.get(), b.get(), velocity, units, SgdSettings{1e-6f, 0.5f}); },
-                       restore);
+      return in_place([&] { backend.sgd_update(a.get(), b.get(), velocity, units, SgdSettings{1e-6f, 0.5f}); });
     }
     case KernelKind::adam_update:
-      return median_us(backend, options, [&] { backend.adam_update(a.get(), b.get(), c.get(), d.get(), units, AdamSettings{}, 1); },
-                       [&] { restore(); d.restore(); });
+      return in_place([&] { backend.adam_update(a.get(), b.get(), c.get(), d.get(), units, AdamSettings{}, 1); });
     case KernelKind::gather_rows: {
-      // Rows of `cols` floats gathered in a shuffled order from a source twice their number.
+      // Rows of `cols` floats gathered in a shuffled order.
       std::vector<std::uint32_t> order(rows);
       for (std::size_t i = 0; i < rows; ++i) order[i] = static_cast<std::uint32_t>((i * 2654435761u) % rows);
-      backend.copy_to_device(d.get(), order.data(), rows * sizeof(std::uint32_t));
-      const auto* indices = reinterpret_cast<const std::uint32_t*>(d.get());
+      backend.copy_to_device(e.get(), order.data(), rows * sizeof(std::uint32_t));
+      const auto* indices = reinterpret_cast<const std::uint32_t*>(e.get());
       return median_us(backend, options, [&] { backend.gather_rows(a.get(), indices, b.get(), rows, cols); });
     }
-    case KernelKind::copy_to_device:
-    case KernelKind::copy_to_host: {
+    default: {  // the copies; units are bytes
       std::vector<float> host(std::max<std::size_t>(units / sizeof(float), 1), 0.5f);
       const std::size_t bytes = std::max<std::size_t>(units, 1);
       if (call.kind == KernelKind::copy_to_device)
         return median_us(backend, options, [&] { backend.copy_to_device(a.get(), host.data(), bytes); });
       return median_us(backend, options, [&] { backend.copy_to_host(host.data(), a.get(), bytes); });
     }
+  }
+}
+
+// Runs `call` (a KernelCall's kind and variant) on `call.units` units of scratch memory.
+double time_kernel(Backend& backend, const CalibrationOptions& options, const KernelCall& call) {
+  KernelBench bench(backend, options, call.units);
+  switch (call.kind) {
+    case KernelKind::bias_activation:
+    case KernelKind::activation_forward:
+    case KernelKind::activation_backward: return bench.activation_kernel(call);
+    case KernelKind::layernorm_forward:
+    case KernelKind::layernorm_backward:
+    case KernelKind::bias_residual:
+    case KernelKind::bias_gradient:
+    case KernelKind::mse_loss:
+    case KernelKind::cross_entropy_loss: return bench.row_kernel(call);
     case KernelKind::gemm: break;
+    default: return bench.other_kernel(call);
   }
   throw std::logic_error("time_kernel: a GEMM goes through the grid");
 }
@@ -206,13 +278,21 @@ std::vector<KernelCall> calibrated_kernels(std::size_t units) {
     call.units = units;
     calls.push_back(call);
   };
-  for (const EnumName<Activation>& a : kActivationNames) {
-    add(KernelKind::bias_activation, a.name);
-    add(KernelKind::bias_activation, std::string(a.name) + "+pre");
-    if (a.value != Activation::identity) add(KernelKind::activation_backward, a.name);
-  }
+  for (const EnumName<Activation>& a : kActivationNames)
+    for (const bool dropout : {false, true}) {
+      add(KernelKind::activation_forward, activation_variant(a.value, false, dropout));
+      for (const bool pre : {false, true}) {
+        add(KernelKind::bias_activation, activation_variant(a.value, pre, dropout));
+        add(KernelKind::activation_backward, activation_variant(a.value, pre, dropout));
+      }
+    }
+  add(KernelKind::bias_residual, "");
+  add(KernelKind::layernorm_forward, "compute");
+  add(KernelKind::layernorm_forward, "from-stats");
+  add(KernelKind::layernorm_backward, "");
   add(KernelKind::bias_gradient, "");
   add(KernelKind::mse_loss, "");
+  add(KernelKind::cross_entropy_loss, "");
   add(KernelKind::sgd_update, "momentum");
   add(KernelKind::sgd_update, "plain");
   add(KernelKind::adam_update, "");

@@ -113,6 +113,17 @@ CheckpointFingerprint checkpoint_fingerprint(const ModelSpec& model, const Datas
   for (std::size_t i = 0; i < model.hidden_widths.size(); ++i)
     fingerprint.model += (i ? ", " : "") + std::to_string(model.hidden_widths[i]);
   fingerprint.model += "], " + std::string(to_string(model.activation));
+  // What else changes the step: the blocks, dropout (its masks), the loss. Plain MSE models keep
+  // the text they had before these existed.
+  if (model.block == BlockKind::residual)
+    fingerprint.model += ", residual blocks (" + std::string(to_string(model.norm)) + ", expand " +
+                         std::to_string(model.expand) + ")";
+  if (model.dropout > 0) {
+    char dropout[32];
+    std::snprintf(dropout, sizeof dropout, "%.17g", model.dropout);  // round-trips a double
+    fingerprint.model += ", dropout " + std::string(dropout);
+  }
+  if (model.loss != LossKind::mse) fingerprint.model += ", " + std::string(to_string(model.loss));
   Fnv1a64 hash;
   hash.add(data.inputs.data(), data.inputs.size() * sizeof(float));
   hash.add(data.targets.data(), data.targets.size() * sizeof(float));

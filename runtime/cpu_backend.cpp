@@ -17,7 +17,8 @@ std::string CpuBackend::description() const { return "cpu (reference backend)"; 
 
 std::size_t CpuBackend::workspace_bytes(const Chain& chain) const {
   std::size_t largest = 0;
-  for (const Layer& layer : chain.layers) largest = std::max(largest, layer.in * layer.out);
+  for (const Layer& layer : chain.layers)
+    for (const LinearShape& shape : linear_shapes(layer)) largest = std::max(largest, shape.in * shape.out);
   return largest * sizeof(float);
 }
 
@@ -56,13 +57,34 @@ void CpuBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::si
 }
 
 void CpuBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
-                                         std::size_t cols, Activation activation) {
-  cpu::bias_activation_forward(out, pre, bias, rows, cols, activation_code(activation));
+                                         std::size_t cols, Activation activation, const DropoutMask& dropout) {
+  cpu::bias_activation_forward(out, pre, bias, rows, cols, activation_code(activation), dropout);
+}
+
+void CpuBackend::activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols,
+                                    Activation activation, const DropoutMask& dropout) {
+  cpu::activation_forward(pre, out, rows, cols, activation_code(activation), dropout);
 }
 
 void CpuBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                                     Activation activation) {
-  cpu::activation_backward(grad, saved, rows, cols, activation_code(activation));
+                                     Activation activation, bool saved_is_pre, const DropoutMask& dropout) {
+  cpu::activation_backward(grad, saved, rows, cols, activation_code(activation), saved_is_pre, dropout);
+}
+
+void CpuBackend::bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                                       std::size_t cols) {
+  cpu::bias_residual_forward(out, bias, residual, rows, cols);
+}
+
+void CpuBackend::layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                                   std::size_t rows, std::size_t cols, bool compute_stats) {
+  cpu::layernorm_forward(x, out, stats, gamma, beta, rows, cols, compute_stats);
+}
+
+void CpuBackend::layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma,
+                                    float* grad_x, float* grad_gamma, float* grad_beta, std::size_t rows,
+                                    std::size_t cols, bool accumulate, float* /*scratch: the CPU sums in place*/) {
+  cpu::layernorm_backward(g, x, stats, gamma, grad_x, grad_gamma, grad_beta, rows, cols, accumulate);
 }
 
 void CpuBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
@@ -73,6 +95,16 @@ void CpuBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t 
 void CpuBackend::mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
                           std::size_t cols, float scale) {
   cpu::mse_loss(pred, target, loss, grad, rows, cols, scale);
+}
+
+void CpuBackend::cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad,
+                                    std::size_t rows, std::size_t classes, float scale) {
+  for (std::size_t i = 0; i < rows; ++i)
+    if (!(targets[i] >= 0.0f && targets[i] < static_cast<float>(classes)))
+      throw std::logic_error("cross_entropy_loss: target " + std::to_string(targets[i]) + " outside [0, " +
+                             std::to_string(classes) + ") reached the loss (the data loader checks them)");
+  const auto correct = static_cast<std::uint32_t>(cpu::cross_entropy_loss(logits, targets, loss, grad, rows, classes, scale));
+  std::memcpy(loss + 1, &correct, sizeof correct);
 }
 
 void CpuBackend::sgd_update(float* params, const float* grads, float* velocity, std::size_t count,

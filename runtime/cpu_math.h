@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/dropout.h"
 #include "kernels/elementwise_math.h"
 
 namespace egc::cpu {
@@ -40,21 +41,85 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std:
   }
 }
 
+// out = dropout(activation(out + bias)) by column; pre (when not null) receives out + bias. Without
+// dropout (a disabled mask) an element is kept and scaled by exactly 1.
 template <class T>
-void bias_activation_forward(T* out, T* pre, const T* bias, std::size_t rows, std::size_t cols, int activation) {
+void bias_activation_forward(T* out, T* pre, const T* bias, std::size_t rows, std::size_t cols, int activation,
+                             const math::DropoutMask& mask = {}) {
   for (std::size_t i = 0; i < rows; ++i) {
     for (std::size_t j = 0; j < cols; ++j) {
-      const T z = out[i * cols + j] + bias[j];
-      if (pre) pre[i * cols + j] = z;
-      out[i * cols + j] = math::activate(activation, z);
+      const std::size_t e = i * cols + j;
+      const T z = out[e] + bias[j];
+      if (pre) pre[e] = z;
+      out[e] = math::activate_dropped(activation, z, mask.keep(e), static_cast<T>(mask.scale));
     }
   }
 }
 
+// out = dropout(activation(pre)): a block's backward recomputing its inner activation.
 template <class T>
-void activation_backward(T* grad, const T* saved, std::size_t rows, std::size_t cols, int activation) {
-  if (activation == math::kIdentity) return;
-  for (std::size_t e = 0; e < rows * cols; ++e) grad[e] *= math::activation_derivative(activation, saved[e]);
+void activation_forward(const T* pre, T* out, std::size_t rows, std::size_t cols, int activation,
+                        const math::DropoutMask& mask = {}) {
+  for (std::size_t e = 0; e < rows * cols; ++e)
+    out[e] = math::activate_dropped(activation, pre[e], mask.keep(e), static_cast<T>(mask.scale));
+}
+
+// grad = dL/d pre-activation from dL/d (dropped) output, in place; `saved` is what
+// activation_derivative reads (the output, or with from_pre the pre-activation).
+template <class T>
+void activation_backward(T* grad, const T* saved, std::size_t rows, std::size_t cols, int activation,
+                         bool from_pre = false, const math::DropoutMask& mask = {}) {
+  if (activation == math::kIdentity && !mask.enabled()) return;
+  for (std::size_t e = 0; e < rows * cols; ++e)
+    grad[e] = math::dropped_gradient(activation, grad[e], saved[e], from_pre, mask.keep(e), static_cast<T>(mask.scale));
+}
+
+// out += bias (by column) + residual: the epilogue of a block's second Linear, y = x + Linear2(...).
+template <class T>
+void bias_residual_forward(T* out, const T* bias, const T* residual, std::size_t rows, std::size_t cols) {
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) out[i * cols + j] = (out[i * cols + j] + bias[j]) + residual[i * cols + j];
+}
+
+// LayerNorm of each row; stats = mean[rows] then rstd[rows]: computed (and written when not null)
+// with compute_stats, read otherwise.
+template <class T>
+void layernorm_forward(const T* x, T* out, T* stats, const T* gamma, const T* beta, std::size_t rows, std::size_t cols,
+                       bool compute_stats) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    T mean, rstd;
+    if (compute_stats) {
+      math::row_moments(x + i * cols, cols, mean, rstd);
+      if (stats) stats[i] = mean, stats[rows + i] = rstd;
+    } else {
+      mean = stats[i], rstd = stats[rows + i];
+    }
+    for (std::size_t j = 0; j < cols; ++j)
+      out[i * cols + j] = math::layernorm_value(x[i * cols + j], mean, rstd, gamma[j], beta[j]);
+  }
+}
+
+// grad_x += dL/dx of LayerNorm for output gradient g (grad_x may hold the residual's gradient);
+// grad_gamma = column sums of g x-hat, grad_beta of g (float64, added to when accumulate).
+template <class T>
+void layernorm_backward(const T* g, const T* x, const T* stats, const T* gamma, T* grad_x, T* grad_gamma,
+                        T* grad_beta, std::size_t rows, std::size_t cols, bool accumulate) {
+  for (std::size_t j = 0; j < cols; ++j) {
+    double gamma_sum = 0, beta_sum = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      const T value = g[i * cols + j];
+      gamma_sum += static_cast<double>(value * math::normalized(x[i * cols + j], stats[i], stats[rows + i]));
+      beta_sum += static_cast<double>(value);
+    }
+    grad_gamma[j] = accumulate ? static_cast<T>(grad_gamma[j] + static_cast<T>(gamma_sum)) : static_cast<T>(gamma_sum);
+    grad_beta[j] = accumulate ? static_cast<T>(grad_beta[j] + static_cast<T>(beta_sum)) : static_cast<T>(beta_sum);
+  }
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T mean = stats[i], rstd = stats[rows + i];
+    const math::RowGradientMeans<T> means = math::layernorm_row_means(g + i * cols, x + i * cols, gamma, mean, rstd, cols);
+    for (std::size_t j = 0; j < cols; ++j)
+      grad_x[i * cols + j] += math::layernorm_input_gradient(g[i * cols + j], gamma[j], x[i * cols + j], mean, rstd, means);
+  }
 }
 
 // Column sums in float64, rounded once: the reference is as exact as float32 output allows.
@@ -77,6 +142,27 @@ void mse_loss(const T* pred, const T* target, T* loss, T* grad, std::size_t rows
     grad[e] = scale * T(2) * diff / static_cast<T>(count);
   }
   *loss = static_cast<T>(sum / static_cast<double>(count));
+}
+
+// loss[0] = the mean over rows of the rows' cross-entropies (summed in float64, rounded once);
+// correct = rows whose largest logit is the target; grad[rows x classes] as cross_entropy_gradient.
+// The targets are class indices stored as T, checked by the data loader to lie in [0, classes).
+template <class T>
+std::size_t cross_entropy_loss(const T* logits, const T* targets, T* loss, T* grad, std::size_t rows,
+                               std::size_t classes, T scale) {
+  double sum = 0;
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* z = logits + i * classes;
+    const std::size_t target = static_cast<std::size_t>(targets[i]);
+    const math::RowCrossEntropy<T> row = math::row_cross_entropy(z, classes, target);
+    sum += row.loss;
+    correct += row.correct ? 1 : 0;
+    for (std::size_t j = 0; j < classes; ++j)
+      grad[i * classes + j] = math::cross_entropy_gradient(z[j], row.lse, j, target, scale, static_cast<T>(rows));
+  }
+  *loss = static_cast<T>(sum / static_cast<double>(rows));
+  return correct;
 }
 
 template <class T>

@@ -18,8 +18,10 @@
 
 #include "kernels/activation.h"
 #include "kernels/bias_backward.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/cuda_check.h"
 #include "kernels/gather_rows.h"
+#include "kernels/layernorm.h"
 #include "kernels/mse_loss.h"
 #include "kernels/optimizer.h"
 #include "planner/errors.h"
@@ -96,13 +98,24 @@ class CudaBackend final : public Backend {
   void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
             const float* b, float beta, float* c) override;
   void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
-                               Activation activation) override;
-  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                           Activation activation) override;
+                               Activation activation, const DropoutMask& dropout) override;
+  void activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols, Activation activation,
+                          const DropoutMask& dropout) override;
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols, Activation activation,
+                           bool saved_is_pre, const DropoutMask& dropout) override;
+  void bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                             std::size_t cols) override;
+  void layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                         std::size_t rows, std::size_t cols, bool compute_stats) override;
+  void layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma, float* grad_x,
+                          float* grad_gamma, float* grad_beta, std::size_t rows, std::size_t cols, bool accumulate,
+                          float* scratch) override;
   void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
                      bool accumulate) override;
   void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
                 std::size_t cols, float scale) override;
+  void cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad, std::size_t rows,
+                          std::size_t classes, float scale) override;
   void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
                   const SgdSettings& settings) override;
   void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
@@ -170,11 +183,18 @@ void CudaBackend::attach_stream_and_workspace() {
 }
 
 std::size_t CudaBackend::workspace_bytes(const Chain& chain) const {
-  std::size_t widest = 0;
-  for (const Layer& layer : chain.layers) widest = std::max(widest, layer.out);
-  // One op runs at a time on the one stream, so the bias gradient and the loss share the scratch.
-  const std::size_t scratch = std::max(cuda::bias_backward_scratch_bytes(chain.batch, widest),
-                                       cuda::mse_loss_forward_scratch_bytes(chain.batch * chain.out_features));
+  std::size_t widest = 0, normed = 0;  // the widest bias (a block's inner one too); a LayerNorm's width
+  for (const Layer& layer : chain.layers) {
+    for (const LinearShape& linear : linear_shapes(layer)) widest = std::max(widest, linear.out);
+    if (layer.norm) normed = std::max(normed, layer.in);
+  }
+  // One op runs at a time on the one stream, so the bias gradient, the loss and LayerNorm's row
+  // results share the scratch.
+  std::size_t scratch = std::max(cuda::bias_backward_scratch_bytes(chain.batch, widest),
+                                 chain.loss == LossKind::cross_entropy
+                                     ? cuda::cross_entropy_scratch_bytes(chain.batch)
+                                     : cuda::mse_loss_forward_scratch_bytes(chain.batch * chain.out_features));
+  if (normed > 0) scratch = std::max(scratch, cuda::layernorm_scratch_bytes_for(chain.batch, normed));
   return cublas_workspace_bytes_ + align_up(scratch, kArenaAlignment);
 }
 
@@ -268,13 +288,37 @@ void CudaBackend::gemm(bool transpose_a, bool transpose_b, std::size_t m, std::s
 }
 
 void CudaBackend::bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows,
-                                          std::size_t cols, Activation activation) {
-  cuda::bias_activation_forward(out, pre, bias, rows, cols, activation_code(activation), stream());
+                                          std::size_t cols, Activation activation, const DropoutMask& dropout) {
+  cuda::bias_activation_forward(out, pre, bias, rows, cols, activation_code(activation), dropout, stream());
+}
+
+void CudaBackend::activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols,
+                                     Activation activation, const DropoutMask& dropout) {
+  cuda::activation_forward(pre, out, rows, cols, activation_code(activation), dropout, stream());
 }
 
 void CudaBackend::activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                                      Activation activation) {
-  cuda::activation_backward(grad, saved, rows, cols, activation_code(activation), stream());
+                                      Activation activation, bool saved_is_pre, const DropoutMask& dropout) {
+  cuda::activation_backward(grad, saved, rows, cols, activation_code(activation), saved_is_pre, dropout, stream());
+}
+
+void CudaBackend::bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                                        std::size_t cols) {
+  cuda::bias_residual_forward(out, bias, residual, rows, cols, stream());
+}
+
+void CudaBackend::layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                                    std::size_t rows, std::size_t cols, bool compute_stats) {
+  if (!stats) require_workspace("layernorm_forward");
+  cuda::layernorm_forward(x, out, stats, gamma, beta, rows, cols, compute_stats, scratch_, scratch_bytes_, stream());
+}
+
+void CudaBackend::layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma,
+                                     float* grad_x, float* grad_gamma, float* grad_beta, std::size_t rows,
+                                     std::size_t cols, bool accumulate, float* scratch) {
+  require_workspace("layernorm_backward");
+  cuda::layernorm_backward(g, x, stats, gamma, grad_x, grad_gamma, grad_beta, rows, cols, accumulate, scratch, scratch_,
+                           scratch_bytes_, stream());
 }
 
 void CudaBackend::bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
@@ -288,6 +332,12 @@ void CudaBackend::mse_loss(const float* pred, const float* target, float* loss, 
   require_workspace("mse_loss");
   cuda::mse_loss_forward(pred, target, loss, rows * cols, scratch_, scratch_bytes_, stream());
   cuda::mse_loss_backward(pred, target, grad, rows * cols, scale, stream());
+}
+
+void CudaBackend::cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad,
+                                     std::size_t rows, std::size_t classes, float scale) {
+  require_workspace("cross_entropy_loss");
+  cuda::cross_entropy_loss(logits, targets, loss, grad, rows, classes, scale, scratch_, scratch_bytes_, stream());
 }
 
 void CudaBackend::sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
@@ -312,9 +362,10 @@ void CudaBackend::gather_rows(const float* source, const std::uint32_t* indices,
 // their first call (cuBLAS's per-handle state, CUB's device attributes).
 void CudaBackend::warm_up() {
   constexpr std::size_t kRows = 9, kCols = 7, kCount = kRows * kCols;  // odd sizes: vector body and tail
-  const std::size_t scratch_bytes = align_up(std::max(cuda::bias_backward_scratch_bytes(kRows, kCols),
-                                                      cuda::mse_loss_forward_scratch_bytes(kCount)),
-                                             kArenaAlignment);
+  const std::size_t scratch_bytes =
+      align_up(std::max({cuda::bias_backward_scratch_bytes(kRows, kCols), cuda::mse_loss_forward_scratch_bytes(kCount),
+                         cuda::layernorm_scratch_bytes_for(kRows, kCols), cuda::cross_entropy_scratch_bytes(kRows)}),
+               kArenaAlignment);
   const std::size_t tensor_bytes = align_up(kCount * sizeof(float), kArenaAlignment);
   constexpr int kTensors = 7;  // a, b, c, pre, bias, optimizer state, row indices (stay zero)
   const std::size_t total_bytes = kTensors * tensor_bytes + scratch_bytes;
@@ -331,11 +382,23 @@ void CudaBackend::warm_up() {
     for (int i = 0; i < kTensors; ++i) t[i] = reinterpret_cast<float*>(base + i * tensor_bytes);
     for (const bool ta : {false, true})
       for (const bool tb : {false, true}) gemm(ta, tb, kRows, kCols, kCols, t[0], t[1], 0.0f, t[2]);
+    const DropoutMask dropout = math::dropout_mask(0.5, 1, 1, 0, 0);
     for (const Activation activation : {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh}) {
-      bias_activation_forward(t[2], t[3], t[4], kRows, kCols, activation);
-      bias_activation_forward(t[2] + 1, nullptr, t[4], kRows - 1, kCols, activation);  // unaligned: scalar path
-      activation_backward(t[2], t[3], kRows, kCols, activation);
+      for (const DropoutMask& mask : {DropoutMask{}, dropout}) {
+        bias_activation_forward(t[2], t[3], t[4], kRows, kCols, activation, mask);
+        bias_activation_forward(t[2] + 1, nullptr, t[4], kRows - 1, kCols, activation, mask);  // unaligned: scalar path
+        activation_forward(t[3], t[2], kRows, kCols, activation, mask);
+        activation_backward(t[2], t[3], kRows, kCols, activation, false, mask);
+        activation_backward(t[2], t[3], kRows, kCols, activation, true, mask);
+      }
     }
+    bias_residual_forward(t[2], t[4], t[3], kRows, kCols);
+    // Zeroed inputs: LayerNorm's variance is 0 (rstd = 1/sqrt(eps), finite); the targets (t[6],
+    // zero bits) are class 0.
+    layernorm_forward(t[2], t[3], t[5], t[4], t[1], kRows, kCols, true);
+    layernorm_forward(t[2], t[3], nullptr, t[4], t[1], kRows, kCols, true);
+    layernorm_backward(t[3], t[2], t[5], t[4], t[0], t[1], t[1] + kCols, kRows, kCols, false, t[6]);
+    cross_entropy_loss(t[2], t[6], t[5], t[1], kRows, kCols, 1.0f);
     bias_gradient(t[2], t[4], kRows, kCols, true);
     cuda::bias_backward_cub(t[2], t[4], kRows, kCols, false, stream());
     mse_loss(t[2], t[3], t[5], t[1], kRows, kCols, 1.0f);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 
 #include "planner/errors.h"
 #include "planner/units.h"
@@ -43,6 +44,30 @@ Dataset make_synthetic(std::size_t samples, std::size_t in, std::size_t out, dou
   return data;
 }
 
+Dataset make_synthetic_classes(std::size_t samples, std::size_t in, std::size_t classes, double noise,
+                               std::uint64_t seed) {
+  Dataset data = make_synthetic(samples, in, 1, noise, seed);
+  for (float& target : data.targets) {
+    const double bin = std::floor((static_cast<double>(target) - 1.0) / 4.0 * static_cast<double>(classes));
+    target = static_cast<float>(std::clamp(bin, 0.0, static_cast<double>(classes - 1)));
+  }
+  data.classes = classes;
+  data.source = "synthetic: classes of y = 2x + 3 + " + std::to_string(noise) + " N(0,1) in " + std::to_string(classes) +
+                " bins over [1, 5], " + std::to_string(samples) + " samples";
+  return data;
+}
+
+Dataset make_synthetic_for(const ModelSpec& model, std::size_t samples, double noise, std::uint64_t seed) {
+  if (model.loss == LossKind::cross_entropy)
+    return make_synthetic_classes(samples, model.in_features, model.out_features, noise, seed);
+  return make_synthetic(samples, model.in_features, model.out_features, noise, seed);
+}
+
+Dataset load_csv_for(const std::string& path, const ModelSpec& model) {
+  return load_csv(path, model.in_features, model.target_columns(),
+                  model.loss == LossKind::cross_entropy ? model.out_features : 0);
+}
+
 namespace {
 
 // The comma-separated fields of a line, surrounding blanks trimmed.
@@ -67,18 +92,25 @@ bool parse_float(const std::string& text, float& value) {
   return true;
 }
 
-}  // namespace
-
-Dataset load_csv(const std::string& path, std::size_t in, std::size_t out) {
-  std::ifstream file(path);
-  if (!file) throw UsageError("--data: cannot open '" + path + "': " + std::strerror(errno));
-  return parse_csv(file, path, in, out);
+// A class label: a whole number in [0, classes) (written as "3", or "3.0" by a float exporter).
+bool is_class_label(float value, std::size_t classes) {
+  return value >= 0.0f && value < static_cast<float>(classes) && std::floor(value) == value;
 }
 
-Dataset parse_csv(std::istream& file, const std::string& path, std::size_t in, std::size_t out) {
+}  // namespace
+
+Dataset load_csv(const std::string& path, std::size_t in, std::size_t out, std::size_t classes) {
+  if (classes > 0 && out != 1) throw std::logic_error("load_csv: class labels are one target column");
+  std::ifstream file(path);
+  if (!file) throw UsageError("--data: cannot open '" + path + "': " + std::strerror(errno));
+  return parse_csv(file, path, in, out, classes);
+}
+
+Dataset parse_csv(std::istream& file, const std::string& path, std::size_t in, std::size_t out, std::size_t classes) {
   Dataset data;
   data.in = in;
   data.out = out;
+  data.classes = classes;
   data.source = path;
   std::string line;
   std::size_t line_number = 0;
@@ -108,6 +140,10 @@ Dataset parse_csv(std::istream& file, const std::string& path, std::size_t in, s
       float value = 0;
       if (!parse_float(fields[c], value))
         throw UsageError(where() + "column " + std::to_string(c + 1) + " ('" + fields[c] + "') is not a finite number");
+      if (c >= in && classes > 0 && !is_class_label(value, classes))
+        throw UsageError(where() + "column " + std::to_string(c + 1) + " ('" + fields[c] +
+                         "') is not a class label (a whole number in [0, " + std::to_string(classes) +
+                         ") is, for --loss cross-entropy --classes " + std::to_string(classes) + ")");
       (c < in ? data.inputs : data.targets).push_back(value);
     }
   }

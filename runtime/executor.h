@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 #include "planner/plan.h"
@@ -22,6 +23,11 @@ struct MicroBatch {
   std::size_t rows = 0;
   bool accumulate = false;  // add to the gradients of an earlier micro-batch of the same step
   float loss_scale = 1.0f;  // 1/K with --accumulate K: the K gradients sum to the mean's
+  // Dropout (ModelSpec::dropout): unit j's mask is keyed by (dropout_seed, step, micro, j)
+  // (kernels/dropout.h), so every recompute and backward of the micro-batch draws it again.
+  std::size_t micro = 0;
+  std::uint64_t dropout_seed = 0;
+  bool training = true;  // evaluation runs without dropout
 };
 
 class Executor {
@@ -48,6 +54,12 @@ class Executor {
 
  private:
   void run_op(std::size_t index, const MicroBatch& batch, std::size_t step);
+  void forward_linear(const Op& op, const Layer& layer, const MicroBatch& batch, const DropoutMask& mask);
+  void backward_linear(const Op& op, const Layer& layer, const MicroBatch& batch, const DropoutMask& mask);
+  void forward_block(const Op& op, const Layer& layer, const MicroBatch& batch, const DropoutMask& mask);
+  void backward_block(const Op& op, const Layer& layer, const MicroBatch& batch, const DropoutMask& mask);
+  void update(const Op& op, std::size_t step);
+  DropoutMask dropout_of(const Layer& layer, const MicroBatch& batch, std::size_t step) const;
   void gemm(const GemmShape& shape, const float* a, const float* b, float beta, float* c);
 
   const Plan& plan_;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/safetensors.h"
+#include "planner/parameter_tensors.h"
 
 namespace egc {
 namespace {
@@ -13,8 +13,14 @@ bool all_finite(const float* values, std::size_t count) {
   return std::all_of(values, values + count, [](float value) { return std::isfinite(value); });
 }
 
-std::string layer_names(std::size_t layer) {
-  return sequential_tensor_name(layer, false) + ", " + sequential_tensor_name(layer, true);
+// The names of the unit's tensors, as --save writes them ("2.weight, 2.bias", "blocks.0.norm.weight, ...").
+std::string layer_names(const Chain& chain, std::size_t layer) {
+  const Layer& unit = chain.layers.at(layer);
+  std::string names;
+  for (const ParameterTensor& tensor : parameter_tensors(chain))
+    if (tensor.offset >= unit.param_offset && tensor.offset < unit.param_offset + unit.params)
+      names += (names.empty() ? "" : ", ") + tensor.name;
+  return names;
 }
 
 }  // namespace
@@ -55,7 +61,7 @@ void FiniteCheck::after_op(std::size_t index) {
     backend_.copy_to_host(scratch_.data(), source, layer.param_count() * sizeof(float));
     if (!all_finite(scratch_.data(), layer.param_count()))
       throw NonFiniteError("non-finite gradient of layer " + std::to_string(op.layer) + " (" +
-                               layer_names(static_cast<std::size_t>(op.layer)) + ") at step " + std::to_string(step_) +
+                               layer_names(plan.chain, static_cast<std::size_t>(op.layer)) + ") at step " + std::to_string(step_) +
                                ", micro-batch " + std::to_string(micro_batch_),
                            step_, micro_batch_, op.layer);
   }
@@ -63,9 +69,9 @@ void FiniteCheck::after_op(std::size_t index) {
 
 void check_finite_parameters(const Chain& chain, const std::vector<float>& params, std::size_t step) {
   for (const Layer& layer : chain.layers)
-    if (!all_finite(params.data() + layer.weight_offset, layer.param_count()))
+    if (!all_finite(params.data() + layer.param_offset, layer.param_count()))
       throw NonFiniteError("non-finite parameters of layer " + std::to_string(layer.index) + " (" +
-                               layer_names(layer.index) + ") after step " + std::to_string(step),
+                               layer_names(chain, layer.index) + ") after step " + std::to_string(step),
                            step, 0, static_cast<int>(layer.index));
 }
 

@@ -36,12 +36,29 @@ class ForwardingBackend : public Backend {
     inner_.gemm(transpose_a, transpose_b, m, n, k, a, b, beta, c);
   }
   void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
-                               Activation activation) override {
-    inner_.bias_activation_forward(out, pre, bias, rows, cols, activation);
+                               Activation activation, const DropoutMask& dropout) override {
+    inner_.bias_activation_forward(out, pre, bias, rows, cols, activation, dropout);
   }
-  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                           Activation activation) override {
-    inner_.activation_backward(grad, saved, rows, cols, activation);
+  void activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols, Activation activation,
+                          const DropoutMask& dropout) override {
+    inner_.activation_forward(pre, out, rows, cols, activation, dropout);
+  }
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols, Activation activation,
+                           bool saved_is_pre, const DropoutMask& dropout) override {
+    inner_.activation_backward(grad, saved, rows, cols, activation, saved_is_pre, dropout);
+  }
+  void bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                             std::size_t cols) override {
+    inner_.bias_residual_forward(out, bias, residual, rows, cols);
+  }
+  void layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                         std::size_t rows, std::size_t cols, bool compute_stats) override {
+    inner_.layernorm_forward(x, out, stats, gamma, beta, rows, cols, compute_stats);
+  }
+  void layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma, float* grad_x,
+                          float* grad_gamma, float* grad_beta, std::size_t rows, std::size_t cols, bool accumulate,
+                          float* scratch) override {
+    inner_.layernorm_backward(g, x, stats, gamma, grad_x, grad_gamma, grad_beta, rows, cols, accumulate, scratch);
   }
   void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
                      bool accumulate) override {
@@ -50,6 +67,10 @@ class ForwardingBackend : public Backend {
   void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
                 std::size_t cols, float scale) override {
     inner_.mse_loss(pred, target, loss, grad, rows, cols, scale);
+  }
+  void cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad, std::size_t rows,
+                          std::size_t classes, float scale) override {
+    inner_.cross_entropy_loss(logits, targets, loss, grad, rows, classes, scale);
   }
   void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
                   const SgdSettings& settings) override {

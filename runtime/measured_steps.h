@@ -13,6 +13,7 @@ namespace egc {
 struct MeasuredSteps {
   MeasuredMemory memory;       // its timeline holds the samples of the first step
   std::vector<float> losses;   // one per step
+  std::vector<float> accuracies;  // cross-entropy: the share of each step's samples classified correctly
   std::vector<double> step_ms; // wall time of each step (a step ends when its loss is read back)
 };
 

@@ -8,33 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/errors.h"
+#include "planner/parameter_tensors.h"
 #include "runtime/atomic_file.h"
 
 namespace egc {
-namespace {
-
-struct TensorSlot {
-  std::string name;
-  std::vector<std::size_t> shape;
-  std::size_t offset = 0;  // floats into the flat parameter vector
-  std::size_t count = 0;
-};
-
-std::vector<TensorSlot> tensor_slots(const Chain& chain) {
-  std::vector<TensorSlot> slots;
-  for (const Layer& layer : chain.layers) {
-    slots.push_back({sequential_tensor_name(layer.index, false), {layer.out, layer.in}, layer.weight_offset,
-                     layer.out * layer.in});
-    slots.push_back({sequential_tensor_name(layer.index, true), {layer.out}, layer.bias_offset, layer.out});
-  }
-  return slots;
-}
-
-}  // namespace
-
-std::string sequential_tensor_name(std::size_t layer, bool bias) {
-  return std::to_string(2 * layer) + (bias ? ".bias" : ".weight");
-}
 
 void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors,
                        const std::map<std::string, std::string>& metadata) {
@@ -61,7 +38,7 @@ void write_safetensors(const std::string& path, const std::string& flag, const s
 
 std::vector<TensorView> parameter_views(const Chain& chain, const std::vector<float>& params) {
   std::vector<TensorView> tensors;
-  for (const TensorSlot& slot : tensor_slots(chain))
+  for (const ParameterTensor& slot : parameter_tensors(chain))
     tensors.push_back({slot.name, "F32", slot.shape, params.data() + slot.offset, slot.count * sizeof(float)});
   return tensors;
 }
@@ -78,7 +55,7 @@ std::vector<float> load_safetensors(const std::string& path, const Chain& chain,
 std::vector<float> parameters_from(const SafetensorsFile& file, const Chain& chain) {
   std::vector<float> params(chain.param_count);
   std::set<std::string> expected;
-  for (const TensorSlot& slot : tensor_slots(chain)) {
+  for (const ParameterTensor& slot : parameter_tensors(chain)) {
     expected.insert(slot.name);
     const SafetensorsEntry& entry = file.tensor(slot.name, "F32", slot.shape);
     std::memcpy(params.data() + slot.offset, file.data(entry), slot.count * sizeof(float));

@@ -1,6 +1,7 @@
-// Model parameters in the safetensors format, named and shaped as PyTorch's nn.Sequential of
-// Linear and activation modules has them ("0.weight" [out, in], "0.bias", "2.weight", ...),
-// so that model.load_state_dict(safetensors.torch.load_file(FILE)) works.
+// Model parameters in the safetensors format, named and shaped as the equivalent PyTorch module's
+// state_dict has them (planner/parameter_tensors.h: nn.Sequential's "0.weight" [out, in],
+// "0.bias", "2.weight", ... for a plain chain, ResidualMLP's names for a residual one), so that
+// model.load_state_dict(safetensors.torch.load_file(FILE), strict=True) works.
 #pragma once
 
 #include <map>
@@ -25,9 +26,6 @@ struct TensorView {
 // `metadata` is added to the header's "__metadata__" after "format" and "producer".
 void write_safetensors(const std::string& path, const std::string& flag, const std::vector<TensorView>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-// "0.weight", "0.bias", "2.weight", ...: layer i is module 2i (activations sit in between).
-std::string sequential_tensor_name(std::size_t layer, bool bias);
 
 // The chain's parameters as tensors named and shaped as in PyTorch (views into `params`).
 std::vector<TensorView> parameter_views(const Chain& chain, const std::vector<float>& params);

@@ -70,6 +70,7 @@ MeasuredSteps Session::train(std::size_t steps, std::size_t sampled_steps, const
     if (step == 0) meter_.stop_timeline();
     meter_.sample();
     result.losses.push_back(loss);
+    if (const std::optional<float> accuracy = trainer_.last_accuracy()) result.accuracies.push_back(*accuracy);
     if (on_step) on_step(step + 1, loss);
   }
   result.memory = measured();

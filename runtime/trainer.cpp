@@ -2,9 +2,11 @@
 #include "runtime/trainer.h"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "planner/errors.h"
+#include "planner/parameter_tensors.h"
 
 namespace egc {
 
@@ -17,10 +19,13 @@ Trainer::Trainer(const Plan& plan, Backend& backend, const Dataset& data, const 
       executor_(plan, backend, *memory_, settings.optimizer),
       shuffler_(derive_seed(settings.seed, 4)),
       order_(data.train_rows) {
-  if (data.in != plan.chain.in_features || data.out != plan.chain.out_features)
+  if (data.in != plan.chain.in_features || data.out != plan.chain.target_columns)
     throw UsageError("--data: the data has " + std::to_string(data.in) + " inputs and " + std::to_string(data.out) +
                      " targets per row, the model " + std::to_string(plan.chain.in_features) + " and " +
-                     std::to_string(plan.chain.out_features));
+                     std::to_string(plan.chain.target_columns));
+  if (plan.chain.loss == LossKind::cross_entropy && data.classes != plan.chain.out_features)
+    throw UsageError("--classes: the model has " + std::to_string(plan.chain.out_features) +
+                     " classes, the data's labels are checked against " + std::to_string(data.classes));
   if (data.train_rows.size() < plan.chain.batch)
     throw UsageError("--batch: " + std::to_string(plan.chain.batch) + " is larger than the " +
                      std::to_string(data.train_rows.size()) + " training rows");
@@ -41,12 +46,12 @@ Trainer::Trainer(const Plan& plan, Backend& backend, const Dataset& data, const 
 void Trainer::initialize_parameters() {
   std::vector<float> values(plan_.chain.param_count);
   Random random(derive_seed(settings_.seed, 3));
-  for (const Layer& layer : plan_.chain.layers) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(layer.in));
-    for (std::size_t e = 0; e < layer.in * layer.out; ++e)
-      values[layer.weight_offset + e] = static_cast<float>(random.uniform(-bound, bound));
-    for (std::size_t e = 0; e < layer.out; ++e)
-      values[layer.bias_offset + e] = static_cast<float>(random.uniform(-bound, bound));
+  for (const ParameterTensor& tensor : parameter_tensors(plan_.chain)) {  // in the buffer's order
+    const double bound = tensor.fan_in ? 1.0 / std::sqrt(static_cast<double>(tensor.fan_in)) : 0.0;
+    for (std::size_t e = 0; e < tensor.count; ++e)
+      values[tensor.offset + e] = tensor.init == TensorInit::uniform ? static_cast<float>(random.uniform(-bound, bound))
+                                  : tensor.init == TensorInit::ones  ? 1.0f
+                                                                     : 0.0f;
   }
   set_parameters(values);
 }
@@ -90,22 +95,33 @@ const std::uint32_t* Trainer::next_training_batch() {
   return rows;
 }
 
-float Trainer::read_loss() {
-  float loss = 0;
-  backend_.copy_to_host(&loss, memory_->pointer(plan_.step.loss), sizeof loss);
-  return loss;
+float Trainer::read_loss(std::uint32_t* correct) {
+  float values[2] = {0, 0};  // cross-entropy: the loss, then the correct count as a uint32
+  const bool classes = plan_.chain.loss == LossKind::cross_entropy;
+  backend_.copy_to_host(values, memory_->pointer(plan_.step.loss), (classes ? 2 : 1) * sizeof(float));
+  if (correct) *correct = 0;
+  if (correct && classes) std::memcpy(correct, &values[1], sizeof *correct);
+  return values[0];
 }
 
 float Trainer::train_step() {
   double loss_sum = 0;
+  std::size_t correct_sum = 0;
   const float scale = 1.0f / static_cast<float>(settings_.accumulate);
   for (std::size_t micro = 0; micro < settings_.accumulate; ++micro) {
     const std::uint32_t* rows = next_training_batch();
     if (batch_log_) batch_log_->insert(batch_log_->end(), rows, rows + plan_.chain.batch);
     load_batch(rows, plan_.chain.batch);
-    executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale}, steps_done_ + 1);
-    loss_sum += read_loss();
+    // Dropout masks: seed stream 5 of --seed (1 data, 2 split, 3 parameters, 4 shuffling).
+    executor_.run_micro_batch(MicroBatch{plan_.chain.batch, micro > 0, scale, micro, derive_seed(settings_.seed, 5)},
+                              steps_done_ + 1);
+    std::uint32_t correct = 0;
+    loss_sum += read_loss(&correct);
+    correct_sum += correct;
   }
+  if (plan_.chain.loss == LossKind::cross_entropy)
+    last_accuracy_ = static_cast<float>(static_cast<double>(correct_sum) /
+                                        static_cast<double>(plan_.chain.batch * settings_.accumulate));
   executor_.run_update(++steps_done_);
   return static_cast<float>(loss_sum / static_cast<double>(settings_.accumulate));
 }
@@ -114,11 +130,14 @@ std::optional<Evaluation> Trainer::evaluate(bool keep_predictions) {
   if (data_.eval_rows.empty()) return std::nullopt;
   Evaluation result;
   result.rows = data_.eval_rows.size();
-  const std::size_t out = data_.out;
+  const std::size_t out = plan_.chain.out_features;
   if (keep_predictions) result.predictions.resize(result.rows * out);
   const BufferId prediction = plan_.ops[plan_.loss_op()].input;
   std::size_t done = 0;
-  double squared_error_sum = 0;
+  double loss_sum = 0;  // over rows (and outputs, for MSE)
+  std::size_t correct_sum = 0;
+  const bool classes = plan_.chain.loss == LossKind::cross_entropy;
+  const std::size_t terms_per_row = classes ? 1 : out;  // what the loss averages over
   const Executor::OpHook previous = executor_.hook();
   if (keep_predictions) {
     executor_.set_hook([&](std::size_t op, bool after) {
@@ -132,11 +151,14 @@ std::optional<Evaluation> Trainer::evaluate(bool keep_predictions) {
     const std::size_t count = std::min(plan_.chain.batch, result.rows - done);
     load_batch(data_.eval_rows.data() + done, count);
     executor_.run_forward_and_loss(count);
-    squared_error_sum += static_cast<double>(read_loss()) * static_cast<double>(count * out);
+    std::uint32_t correct = 0;
+    loss_sum += static_cast<double>(read_loss(&correct)) * static_cast<double>(count * terms_per_row);
+    correct_sum += correct;
     done += count;
   }
   executor_.set_hook(previous);
-  result.mse = squared_error_sum / static_cast<double>(result.rows * out);
+  result.loss = loss_sum / static_cast<double>(result.rows * terms_per_row);
+  if (classes) result.accuracy = static_cast<double>(correct_sum) / static_cast<double>(result.rows);
   return result;
 }
 

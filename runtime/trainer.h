@@ -26,9 +26,10 @@ struct TrainSettings {
 };
 
 struct Evaluation {
-  double mse = 0;                  // mean over evaluation rows and outputs
+  double loss = 0;                 // the mean loss: MSE over rows and outputs, or cross-entropy over rows
+  std::optional<double> accuracy;  // cross-entropy: the share of rows whose largest logit is the target
   std::size_t rows = 0;
-  std::vector<float> predictions;  // rows x out, in eval_rows order (when asked for)
+  std::vector<float> predictions;  // rows x out (outputs or logits), in eval_rows order (when asked for)
 };
 
 class Trainer {
@@ -37,7 +38,8 @@ class Trainer {
   // training split holds fewer rows than a batch.
   Trainer(const Plan& plan, Backend& backend, const Dataset& data, const TrainSettings& settings);
 
-  // PyTorch's nn.Linear default: weight and bias uniform in +-1/sqrt(fan_in).
+  // PyTorch's defaults: nn.Linear's weight and bias uniform in +-1/sqrt(fan_in), nn.LayerNorm's
+  // ones and zeros (planner/parameter_tensors.h).
   void initialize_parameters();
   void set_parameters(const std::vector<float>& values);
   std::vector<float> parameters();
@@ -46,7 +48,9 @@ class Trainer {
   // One optimizer step: `accumulate` micro-batches, then the update. Returns the mean of the
   // micro-batch losses.
   float train_step();
-  // MSE over the evaluation rows, in batches; nullopt without evaluation rows.
+  // Cross-entropy: the share of the last step's samples classified correctly; nullopt for mse.
+  std::optional<float> last_accuracy() const { return last_accuracy_; }
+  // The loss (and accuracy) over the evaluation rows, in batches; nullopt without evaluation rows.
   std::optional<Evaluation> evaluate(bool keep_predictions);
 
   // The whole training state, read back from the step memory (runtime/training_state.cpp), and
@@ -67,7 +71,7 @@ class Trainer {
  private:
   void load_batch(const std::uint32_t* rows, std::size_t count);
   const std::uint32_t* next_training_batch();
-  float read_loss();
+  float read_loss(std::uint32_t* correct = nullptr);
 
   const Plan& plan_;
   Backend& backend_;
@@ -80,6 +84,7 @@ class Trainer {
   std::size_t cursor_ = 0;
   std::size_t epoch_ = 0;
   std::size_t steps_done_ = 0;
+  std::optional<float> last_accuracy_;
   std::vector<std::uint32_t>* batch_log_ = nullptr;
 };
 

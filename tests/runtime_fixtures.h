@@ -22,7 +22,7 @@ struct TrainedRun {
 // Trains `steps` optimizer steps of `model` under `plan_text` on a synthetic dataset.
 inline TrainedRun train_for(Backend& backend, const ModelSpec& model, const std::string& plan_text,
                             const TrainSettings& settings, std::size_t steps, std::size_t samples = 512) {
-  Dataset data = make_synthetic(samples, model.in_features, model.out_features, 0.1, settings.seed);
+  Dataset data = make_synthetic_for(model, samples, 0.1, settings.seed);
   split_dataset(data, 0.125, settings.seed);
   RunOptions options;
   options.single_update = settings.accumulate > 1;

@@ -1,11 +1,10 @@
 // Budget plans: the dynamic program against an exhaustive search of the schedule space (every
-// schedule built with ScheduleBuilder and measured), against sqrtn at sqrtn's own peak, and the
-// infeasible-budget error; chen-greedy plans pass the plan invariants.
+// schedule built with ScheduleBuilder and measured; tests/exhaustive_search.h), against sqrtn at
+// sqrtn's own peak, and the infeasible-budget error; chen-greedy plans pass the plan invariants.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,263 +17,34 @@
 #include "planner/make_plan.h"
 #include "planner/units.h"
 #include "plan_checks.h"
+#include "tests/exhaustive_search.h"
 
 using namespace egc;
-
-namespace {
-
-constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-
-struct TestChain {
-  ModelSpec model;
-  Chain chain;
-  std::string label;
-};
-
-TestChain make_test_chain(std::mt19937_64& rng, std::size_t layers, bool equal, Activation activation) {
-  TestChain c;
-  c.model.in_features = 1 + rng() % 6;
-  c.model.out_features = 1 + rng() % 6;
-  c.model.batch = rng() % 2 ? 16 : 3 + rng() % 20;  // 3..22 rows: footprints that round up
-  c.model.activation = activation;
-  c.model.hidden_widths.clear();
-  const std::size_t width = 4 + rng() % 40;
-  for (std::size_t i = 0; i + 1 < layers; ++i) c.model.hidden_widths.push_back(equal ? width : 1 + rng() % 48);
-  c.chain = build_chain(c.model);
-  c.label = std::to_string(layers) + " layers, " + (equal ? "equal" : "unequal") + " widths, " +
-            to_string(activation) + ", batch " + std::to_string(c.model.batch);
-  return c;
-}
-
-// The schedule space of budget.h, enumerated as builder call sequences, independently of the
-// dynamic program: the first pass and the loss, then for g = n-1..0 a window (nothing, or a run
-// c+1..e with e in {g-1, g}) and backward(g), subject to persistence. keep_pre goes on the last
-// computation of each GELU layer before its backward. Each complete schedule is built with
-// ScheduleBuilder; `visit` gets the finished plan.
-class ExhaustiveSearch {
- public:
-  ExhaustiveSearch(const TestChain& c) : c_(c), n_(c.chain.size()) {}
-
-  // Every schedule: calls `visit(plan)` for each.
-  template <typename Visit>
-  std::size_t enumerate_all(Visit visit) {
-    budget_ = kNone;
-    visit_all_ = [&](const Plan& plan) { visit(plan); };
-    start();
-    return leaves_;
-  }
-
-  // Branch and bound for one budget: a partial schedule is dropped when its recompute cost is
-  // not below the best complete one, or when its partial activation peak (measured by building
-  // the prefix: lifetimes only grow as ops are added) exceeds the budget. Returns the least cost,
-  // or kNone when nothing fits.
-  std::size_t best_within(std::size_t budget) {
-    budget_ = budget;
-    best_ = kNone;
-    visit_all_ = nullptr;
-    start();
-    return best_;
-  }
-
-  std::size_t nodes() const { return nodes_; }
-
- private:
-  bool needs_tape(std::size_t j) const { return saved_for_backward(c_.chain.layers[j].activation) != SavedForBackward::nothing; }
-
-  void start() {
-    leaves_ = nodes_ = 0;
-    calls_.clear();
-    for (std::size_t j = 0; j < n_; ++j) calls_.push_back({OpKind::forward, j, false});
-    calls_.push_back({OpKind::loss, 0, false});
-    made_in_window_.assign(n_, 0);
-    pinned_.assign(n_, false);
-    window(n_, 0);
-  }
-
-  // keep_pre on the last computation of each layer before its backward (only for backwards
-  // already in `calls`: for a prefix this leaves out pre-activations kept for later, a lower bound).
-  std::vector<ScheduleCall> with_kept_pre(std::vector<ScheduleCall> calls) const {
-    std::vector<std::size_t> last(n_, kNone);
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      if (calls[i].kind == OpKind::forward || calls[i].kind == OpKind::recompute) last[calls[i].layer] = i;
-      if (calls[i].kind == OpKind::backward) calls[last[calls[i].layer]].keep_pre = true;
-    }
-    return calls;
-  }
-
-  Plan build(const std::vector<ScheduleCall>& calls) const {
-    return build_schedule(c_.chain, c_.model, StepContext{}, with_kept_pre(calls), "exhaustive", "", Offsets::skip);
-  }
-
-  void window(std::size_t g_plus_one, std::size_t cost) {
-    ++nodes_;
-    if (budget_ != kNone) {
-      if (best_ != kNone && cost >= best_) return;
-      if (build(calls_).activation_peak_bytes > budget_) return;
-    }
-    if (g_plus_one == 0) {
-      ++leaves_;
-      if (budget_ == kNone) {
-        visit_all_(build(calls_));
-      } else {
-        best_ = cost;  // fits (the bound above is exact for a complete schedule) and is cheaper
-      }
-      return;
-    }
-    const std::size_t g = g_plus_one - 1;
-    const std::size_t w = n_ - g;  // this window's number; the first pass is window 0
-    // Options: no recompute first (cheap ones first find a good bound early), then runs.
-    struct Run {
-      long c;
-      long e;
-    };
-    std::vector<Run> runs{{-2, -2}};
-    for (long e : {static_cast<long>(g) - 1, static_cast<long>(g)}) {
-      if (e < 0 || (e == static_cast<long>(g) && !needs_tape(g))) continue;
-      for (long c = e - 1; c >= -1; --c) runs.push_back({c, e});
-    }
-    for (const Run& run : runs) {
-      const std::size_t size_before = calls_.size();
-      const std::vector<std::size_t> made_before = made_in_window_;
-      const std::vector<bool> pinned_before = pinned_;
-      std::size_t added = 0;
-      bool valid = true;
-      if (run.c != -2) {
-        if (run.c >= 0 && made_in_window_[static_cast<std::size_t>(run.c)] < w) pinned_[static_cast<std::size_t>(run.c)] = true;
-        for (long j = run.c + 1; j <= run.e; ++j) {
-          const std::size_t layer = static_cast<std::size_t>(j);
-          if (pinned_[layer]) {
-            valid = false;  // would replace a checkpoint before its layer's backward
-            break;
-          }
-          calls_.push_back({OpKind::recompute, layer, false});
-          made_in_window_[layer] = w;
-          added += c_.chain.layers[layer].forward_flops;
-        }
-      }
-      if (valid) {
-        calls_.push_back({OpKind::backward, g, false});
-        if (g > 0) pinned_[g - 1] = false;  // backward(g) reads the kept instance of layer g-1
-        window(g, cost + added);
-      }
-      calls_.resize(size_before);
-      made_in_window_ = made_before;
-      pinned_ = pinned_before;
-    }
-  }
-
-  const TestChain& c_;
-  std::size_t n_;
-  std::vector<ScheduleCall> calls_;
-  std::vector<std::size_t> made_in_window_;
-  std::vector<bool> pinned_;
-  std::size_t budget_ = kNone, best_ = kNone, leaves_ = 0, nodes_ = 0;
-  std::function<void(const Plan&)> visit_all_;
-};
-
-struct Point {
-  std::size_t peak;
-  std::size_t cost;
-};
-
-// Least cost per budget from a list of (peak, cost): the Pareto frontier, peak ascending.
-std::vector<Point> frontier(std::vector<Point> points) {
-  std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
-    return a.peak != b.peak ? a.peak < b.peak : a.cost < b.cost;
-  });
-  std::vector<Point> front;
-  for (const Point& p : points)
-    if (front.empty() || p.cost < front.back().cost) front.push_back(p);
-  return front;
-}
-
-// Solves `budget` with both solvers, builds each plan and checks it against the solver's own
-// numbers and the invariants; returns the recompute cost (kNone when infeasible).
-std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, std::size_t budget) {
-  std::size_t cost[2] = {kNone, kNone};
-  for (BudgetSolver solver : {BudgetSolver::recursive, BudgetSolver::lattice}) {
-    const std::size_t i = solver == BudgetSolver::lattice ? 1 : 0;
-    CAPTURE(i);
-    const std::optional<BudgetSchedule> schedule = planner.solve(budget, solver);
-    if (!schedule) continue;
-    const Plan plan = build_schedule(c.chain, c.model, StepContext{}, schedule->calls, "budget", "");
-    CHECK(plan.activation_peak_bytes == schedule->activation_peak_bytes);
-    CHECK(plan.recompute_flops == schedule->recompute_flops);
-    CHECK(plan.activation_peak_bytes <= budget);
-    egc::testing::check_plan_invariants(plan);
-    cost[i] = schedule->recompute_flops;
-  }
-  CHECK(cost[0] == cost[1]);  // both optimal; the plans may differ among equally cheap ones
-  return cost[0];
-}
-
-}  // namespace
+using namespace egc::testing;  // the exhaustive search and its test chains
 
 TEST_CASE("budget equals an exhaustive search of all schedules (n <= 7: every schedule)") {
   std::mt19937_64 rng(6061);
-  std::size_t chains = 0, budgets = 0, schedules = 0;
-  for (int trial = 0; trial < 36; ++trial) {
-    const std::size_t layers = trial < 30 ? 1 + trial % 6 : 7;
-    const Activation activation = static_cast<Activation>(1 + trial % 3);
-    const TestChain c = make_test_chain(rng, layers, trial % 4 < 2, activation);
-    INFO(c.label);
-    std::vector<Point> all;
-    ExhaustiveSearch search(c);
-    schedules += search.enumerate_all([&](const Plan& plan) {
-      all.push_back({plan.activation_peak_bytes, plan.recompute_flops});
-    });
-    const std::vector<Point> front = frontier(all);
-    BudgetPlanner planner(c.chain);
-    CHECK(planner.min_activation_peak() == front.front().peak);
-    // Every breakpoint, the bytes just below it, and one between: in shuffled order, so the
-    // planner's memo of solved intervals is exercised across budgets.
-    std::vector<std::size_t> queries;
-    for (std::size_t i = 0; i < front.size(); ++i) {
-      queries.push_back(front[i].peak);
-      queries.push_back(front[i].peak - 1);
-      if (i + 1 < front.size()) queries.push_back((front[i].peak + front[i + 1].peak) / 2);
-    }
-    queries.push_back(front.back().peak + 1000);
-    std::shuffle(queries.begin(), queries.end(), rng);
-    for (std::size_t budget : queries) {
-      CAPTURE(budget);
-      std::size_t expected = kNone;
-      for (const Point& p : front)
-        if (p.peak <= budget) expected = p.cost;  // the frontier's cost falls as the peak rises
-      CHECK(solve_and_check(planner, c, budget) == expected);
-      ++budgets;
-    }
-    ++chains;
-  }
-  MESSAGE("dynamic program == exhaustive optimum on " << chains << " chains (1-7 layers), " << budgets
-                                                    << " budgets; " << schedules << " schedules built and measured");
+  const Tally t = tally(
+      36,
+      [&](int trial) {
+        const std::size_t layers = trial < 30 ? 1 + trial % 6 : 7;
+        return make_test_chain(rng, layers, trial % 4 < 2, static_cast<Activation>(1 + trial % 3));
+      },
+      [&](const TestChain& c) { return check_against_every_schedule(c, rng); });
+  MESSAGE("dynamic program == exhaustive optimum on " << t.chains << " chains (1-7 layers), " << t.budgets
+                                                    << " budgets; " << t.work << " schedules built and measured");
 }
 
 TEST_CASE("budget equals a branch-and-bound exhaustive search for 8 to 10 layers") {
   std::mt19937_64 rng(1911);
-  std::size_t chains = 0, budgets = 0, nodes = 0;
-  for (int trial = 0; trial < 9; ++trial) {
-    const std::size_t layers = 8 + trial % 3;
-    const TestChain c = make_test_chain(rng, layers, trial % 2 == 0, static_cast<Activation>(1 + trial % 3));
-    INFO(c.label);
-    BudgetPlanner planner(c.chain);
-    const std::size_t low = planner.min_activation_peak();
-    const std::size_t high = make_plan(c.model, StepContext{}, parse_plan("none")).activation_peak_bytes;
-    ExhaustiveSearch search(c);
-    for (std::size_t step = 0; step <= 4; ++step) {
-      const std::size_t budget = low + (high - low) * step / 4;
-      CAPTURE(budget);
-      const std::size_t expected = search.best_within(budget);
-      nodes += search.nodes();
-      CHECK(solve_and_check(planner, c, budget) == expected);
-      ++budgets;
-    }
-    CHECK(search.best_within(low - 1) == kNone);
-    CHECK(!planner.solve(low - 1));
-    ++chains;
-  }
-  MESSAGE("dynamic program == branch-and-bound optimum on " << chains << " chains (8-10 layers), " << budgets
-                                                         << " budgets; " << nodes << " partial schedules built");
+  const Tally t = tally(
+      9,
+      [&](int trial) {
+        return make_test_chain(rng, 8 + trial % 3, trial % 2 == 0, static_cast<Activation>(1 + trial % 3));
+      },
+      check_against_branch_and_bound);
+  MESSAGE("dynamic program == branch-and-bound optimum on " << t.chains << " chains (8-10 layers), " << t.budgets
+                                                         << " budgets; " << t.work << " partial schedules built");
 }
 
 TEST_CASE("at sqrtn's own activation peak, budget recomputes no more than sqrtn") {

@@ -9,6 +9,7 @@
 #include "planner/make_plan.h"
 #include "planner/op_kernels.h"
 #include "runtime/calibration.h"
+#include "runtime/dataset.h"
 #include "runtime/cpu_backend.h"
 #include "runtime/forwarding_backend.h"
 #include "runtime/session.h"
@@ -38,14 +39,41 @@ class CallRecorder final : public ForwardingBackend {
     ForwardingBackend::gemm(ta, tb, m, n, k, a, b, beta, c);
   }
   void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
-                               Activation activation) override {
+                               Activation activation, const DropoutMask& dropout) override {
     add(KernelKind::bias_activation, rows * cols);
-    ForwardingBackend::bias_activation_forward(out, pre, bias, rows, cols, activation);
+    ForwardingBackend::bias_activation_forward(out, pre, bias, rows, cols, activation, dropout);
   }
-  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols,
-                           Activation activation) override {
+  void activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols, Activation activation,
+                          const DropoutMask& dropout) override {
+    add(KernelKind::activation_forward, rows * cols);
+    ForwardingBackend::activation_forward(pre, out, rows, cols, activation, dropout);
+  }
+  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols, Activation activation,
+                           bool saved_is_pre, const DropoutMask& dropout) override {
     add(KernelKind::activation_backward, rows * cols);
-    ForwardingBackend::activation_backward(grad, saved, rows, cols, activation);
+    ForwardingBackend::activation_backward(grad, saved, rows, cols, activation, saved_is_pre, dropout);
+  }
+  void bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
+                             std::size_t cols) override {
+    add(KernelKind::bias_residual, rows * cols);
+    ForwardingBackend::bias_residual_forward(out, bias, residual, rows, cols);
+  }
+  void layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
+                         std::size_t rows, std::size_t cols, bool compute_stats) override {
+    add(KernelKind::layernorm_forward, rows * cols);
+    ForwardingBackend::layernorm_forward(x, out, stats, gamma, beta, rows, cols, compute_stats);
+  }
+  void layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma, float* grad_x,
+                          float* grad_gamma, float* grad_beta, std::size_t rows, std::size_t cols, bool accumulate,
+                          float* scratch) override {
+    add(KernelKind::layernorm_backward, rows * cols);
+    ForwardingBackend::layernorm_backward(g, x, stats, gamma, grad_x, grad_gamma, grad_beta, rows, cols, accumulate,
+                                          scratch);
+  }
+  void cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad, std::size_t rows,
+                          std::size_t classes, float scale) override {
+    add(KernelKind::cross_entropy_loss, rows * classes);
+    ForwardingBackend::cross_entropy_loss(logits, targets, loss, grad, rows, classes, scale);
   }
   void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols, bool accumulate) override {
     add(KernelKind::bias_gradient, rows * cols);
@@ -97,18 +125,26 @@ bool same_call(const KernelCall& a, const KernelCall& b) {
 
 }  // namespace
 
-TEST_CASE("a step's backend calls are the op kernels and batch loads the time model prices") {
+TEST_CASE("a step's backend calls are the op kernels and batch loads the time model prices, plain and residual") {
   CpuBackend cpu;
   CallRecorder recorder(cpu);
-  for (const Optimizer optimizer : {Optimizer::sgd, Optimizer::adam}) {
+  for (const bool residual : {false, true}) {
     ModelSpec model;
     model.in_features = 3;
     model.hidden_widths = {5, 7, 6};
     model.out_features = 2;
     model.batch = 16;
     model.activation = Activation::gelu;
-    model.optimizer = optimizer;
-    Dataset data = make_synthetic(64, 3, 2, 0.1, 3);
+    model.optimizer = residual ? Optimizer::adam : Optimizer::sgd;
+    if (residual) {  // LayerNorm, dropout and cross-entropy too
+      model.block = BlockKind::residual;
+      model.hidden_widths = {6, 6, 6};
+      model.expand = 2;
+      model.dropout = 0.25;
+      model.loss = LossKind::cross_entropy;
+      model.out_features = 3;
+    }
+    Dataset data = make_synthetic_for(model, 64, 0.1, 3);
     split_dataset(data, 0.0, 3);
     const Plan plan = plan_run(model, data, recorder, parse_plan("sqrtn"));
     Session session(plan, recorder, data, TrainSettings{});
@@ -121,7 +157,7 @@ TEST_CASE("a step's backend calls are the op kernels and batch loads the time mo
     for (const KernelCall& call : batch_load_kernels(plan, model.batch)) expected.push_back({-1, call});
     for (std::size_t op = 0; op < plan.ops.size(); ++op)
       for (const KernelCall& call : op_kernels(plan, op, model.batch)) expected.push_back({long(op), call});
-    for (const KernelCall& call : loss_readback_kernels()) expected.push_back({-1, call});
+    for (const KernelCall& call : loss_readback_kernels(plan)) expected.push_back({-1, call});
     // With per-layer updates every op belongs to the micro-batch; the loss is read after them all.
     REQUIRE(recorder.calls.size() == expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i) {

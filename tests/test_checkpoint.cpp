@@ -32,6 +32,7 @@ struct Case {
   const char* first_plan;
   const char* second_plan;
   AllocMode second_alloc;
+  bool residual = false;  // residual blocks with LayerNorm, dropout 0.1, cross-entropy
 };
 
 struct Setup {
@@ -45,7 +46,15 @@ Setup setup_for(const Case& c) {
   s.model.hidden_widths = {7, 5, 9, 3};
   s.model.batch = 13;
   s.model.optimizer = c.optimizer;
-  s.data = make_synthetic(300, 1, 1, 0.1, 5);
+  if (c.residual) {
+    s.model.block = BlockKind::residual;
+    s.model.hidden_widths = {6, 6, 6};
+    s.model.expand = 2;
+    s.model.dropout = 0.1;  // masks keyed by the step: resumption needs no generator state
+    s.model.loss = LossKind::cross_entropy;
+    s.model.out_features = 3;
+  }
+  s.data = make_synthetic_for(s.model, 300, 0.1, 5);
   split_dataset(s.data, 0.1, 5);
   s.settings.accumulate = c.accumulate;
   s.settings.seed = 5;
@@ -94,7 +103,8 @@ TEST_CASE("checkpoint: a resumed trainer ends bitwise where the uninterrupted on
   const Case cases[] = {{"sgd", Optimizer::sgd, 1, "sqrtn", "none", AllocMode::arena},
                         {"adam", Optimizer::adam, 1, "none", "every:2", AllocMode::per_buffer},
                         {"adam accumulate 2", Optimizer::adam, 2, "every:3", "sqrtn", AllocMode::arena},
-                        {"sgd accumulate 3", Optimizer::sgd, 3, "none", "budget:2KiB", AllocMode::per_buffer}};
+                        {"sgd accumulate 3", Optimizer::sgd, 3, "none", "budget:2KiB", AllocMode::per_buffer},
+                        {"residual dropout cross-entropy", Optimizer::adam, 2, "sqrtn", "none", AllocMode::per_buffer, true}};
   for (const Case& c : cases) {
     INFO(c.name);
     Setup s = setup_for(c);

@@ -48,6 +48,21 @@ TEST_CASE("bad flags and values exit with 2 and name the flag") {
       {"--plan auto --max-memory 1MiB", "smallest arena needs"},
       {"--plan none --max-memory 1MiB", "--max-memory"},
       {"--max-memory 12Q", "--max-memory"},
+      {"--loss hinge", "--loss"},
+      {"--loss cross-entropy", "--classes"},
+      {"--loss cross-entropy --classes 1", "--classes"},
+      {"--loss cross-entropy --classes two", "--classes"},
+      {"--classes 3", "--classes"},
+      {"--loss cross-entropy --classes 4 --out 3", "--out"},
+      {"--dropout 1", "--dropout"},
+      {"--dropout -0.1", "--dropout"},
+      {"--dropout x", "--dropout"},
+      {"--block deep", "--block"},
+      {"--block residual --expand 0", "--expand"},
+      {"--expand 2", "--expand"},
+      {"--norm layernorm", "--norm"},
+      {"--block residual --norm batchnorm", "--norm"},
+      {"--block residual --widths 8,16", "--widths"},
   };
   for (const auto& [args, expected] : cases) {
     const Result result = run(std::string("--dry-run --report ") + report + " " + args);
@@ -114,7 +129,8 @@ TEST_CASE("--help lists every flag") {
   const Result result = run("--help");
   CHECK(result.code == 0);
   for (const char* flag : {"--plan", "--layers", "--width", "--widths", "--batch", "--in", "--out", "--activation",
-                           "--optimizer", "--dry-run", "--report", "--schedule", "--max-memory"})
+                           "--optimizer", "--dry-run", "--report", "--schedule", "--max-memory", "--block", "--norm",
+                           "--expand", "--dropout", "--loss", "--classes"})
     CHECK(result.output.find(flag) != std::string::npos);
 }
 
@@ -122,12 +138,16 @@ TEST_CASE("training errors: bad data, bad files and unavailable devices exit wit
   const std::string report = "test_cli_train_report.json";
   const std::string csv = "test_cli_bad.csv";
   const std::string params = "test_cli_bad.safetensors";
+  const std::string labels = "test_cli_labels.csv";
   std::remove(report.c_str());
   { std::ofstream(csv) << "1,2\n3,oops\n"; }
+  { std::ofstream(labels) << "x,label\n0.5,1\n0.25,2\n\n1,2.5\n"; }
   { std::ofstream(params) << "not a safetensors file"; }
   const std::pair<std::string, const char*> cases[] = {
       {"--data " + csv, "line 2"},
       {"--data no_such.csv", "--data"},
+      {"--data " + labels + " --loss cross-entropy --classes 3", "line 5"},  // 2.5 is not a class
+      {"--data " + labels + " --loss cross-entropy --classes 2", "line 3"},  // 2 is outside [0, 2)
       {"--load " + params, "--load"},
       {"--load no_such.safetensors", "--load"},
       {"--save no/such/dir/params.safetensors", "--save"},
@@ -150,6 +170,7 @@ TEST_CASE("training errors: bad data, bad files and unavailable devices exit wit
     CHECK(!exists(report));
   }
   std::remove(csv.c_str());
+  std::remove(labels.c_str());
   std::remove(params.c_str());
 }
 
@@ -307,6 +328,41 @@ TEST_CASE("--steps 0 --save writes the initial parameters - --load reads them ba
   CHECK(result.output.find("--load") != std::string::npos);
   std::remove(params.c_str());
   std::remove(report.c_str());
+}
+
+TEST_CASE("residual blocks: every plan kind plans, a short run trains, the report and the file say what ran") {
+  const std::string report = "test_cli_residual.json", params = "test_cli_residual.safetensors";
+  const std::string model = "--block residual --layers 5 --width 16 --expand 2 --batch 32 --samples 2000 --device cpu ";
+  for (const char* plan : {"none", "sqrtn", "every:2", "chen-greedy", "budget:64KiB", "auto --max-memory 400KiB"}) {
+    const Result result = run(model + "--dry-run --plan " + plan);
+    INFO(plan << " -> " << result.output);
+    CHECK(result.code == 0);
+    CHECK(result.output.find("Memory plan") != std::string::npos);
+  }
+  Result result = run(model + "--loss cross-entropy --classes 3 --dropout 0.1 --norm none --steps 5 --plan sqrtn --save " +
+                      params + " --report " + report);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK(result.output.find("accuracy") != std::string::npos);
+  const nlohmann::json json = nlohmann::json::parse(read_file(report));
+  const nlohmann::json& config = json["config"]["model"];
+  CHECK(config["block"] == "residual");
+  CHECK(config["norm"] == "none");
+  CHECK(config["expand"] == 2);
+  CHECK(config["dropout"] == 0.1);
+  CHECK(config["loss"] == "cross-entropy");
+  CHECK(config["classes"] == 3);
+  CHECK(json["training"]["eval_accuracy"].is_number());
+  CHECK(json["training"]["eval_mse"].is_null());
+  CHECK(json["training"]["loss"].back()["accuracy"].is_number());
+  CHECK(json["plan"]["layers"] == 7);  // the projection, 5 blocks, the head
+  CHECK(read_file(params).find("\"blocks.4.fc2.weight\":{\"dtype\":\"F32\",\"shape\":[16,32]") != std::string::npos);
+  // Loading into another model is refused by name and shape.
+  result = run(model + "--loss cross-entropy --classes 3 --steps 1 --load " + params);
+  CHECK(result.code == 2);
+  CHECK(result.output.find("blocks.0.norm.weight") != std::string::npos);
+  std::remove(report.c_str());
+  std::remove(params.c_str());
 }
 
 TEST_CASE("egc_bench: bad flags exit with 2 and write nothing") {

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -67,10 +69,11 @@ TEST_CASE("bias_activation_forward: every activation, with and without the pre-a
     for (const Activation activation : kActivations) {
       for (const bool with_pre : {true, false}) {
         std::vector<float> out = x, pre(x.size());
-        f.cpu.bias_activation_forward(out.data(), with_pre ? pre.data() : nullptr, bias.data(), rows, cols, activation);
+        f.cpu.bias_activation_forward(out.data(), with_pre ? pre.data() : nullptr, bias.data(), rows, cols, activation,
+                                      DropoutMask{});
         DeviceBuffer d_out(*f.gpu, x), d_pre(*f.gpu, x.size() * sizeof(float)), d_bias(*f.gpu, bias);
         f.gpu->bias_activation_forward(d_out.floats(), with_pre ? d_pre.floats() : nullptr, d_bias.floats(), rows, cols,
-                                       activation);
+                                       activation, DropoutMask{});
         const std::vector<float> gpu_out = d_out.download();
         const double error = error_relative_to(gpu_out, out, z);
         INFO(shape_name(rows, cols) << " " << to_string(activation) << " pre=" << with_pre << " error=" << error);
@@ -101,9 +104,9 @@ TEST_CASE("activation_backward: every activation") {
       if (activation == Activation::relu)
         for (float& value : saved) value = std::max(value, 0.0f);
       std::vector<float> expected = grad;
-      f.cpu.activation_backward(expected.data(), saved.data(), rows, cols, activation);
+      f.cpu.activation_backward(expected.data(), saved.data(), rows, cols, activation, false, DropoutMask{});
       DeviceBuffer d_grad(*f.gpu, grad), d_saved(*f.gpu, saved);
-      f.gpu->activation_backward(d_grad.floats(), d_saved.floats(), rows, cols, activation);
+      f.gpu->activation_backward(d_grad.floats(), d_saved.floats(), rows, cols, activation, false, DropoutMask{});
       const std::vector<float> got = d_grad.download();
       const double error = error_relative_to(got, expected, grad);
       INFO(shape_name(rows, cols) << " " << to_string(activation) << " error=" << error);
@@ -223,6 +226,142 @@ TEST_CASE("gather_rows: a shuffled mini-batch from the resident dataset, exact")
       f.gpu->gather_rows(d_source.floats(), static_cast<const std::uint32_t*>(d_indices.get()), d_out.floats(), rows, cols);
       INFO(shape_name(rows, cols));
       CHECK(bitwise_equal(d_out.download(), expected));
+    }
+  }
+}
+
+}  // namespace egc::test
+
+namespace egc::test {
+
+TEST_CASE("dropout activations and the residual epilogue: the same masks, the CPU's values") {
+  Fixture f;
+  for (const auto& [rows, cols] : shapes()) {
+    if (rows * cols > 1000 * 1000) continue;  // the masks' statistics need no more
+    const std::vector<float> x = random_floats(rows * cols, seed_of(rows, cols, 20), -3.0, 3.0);
+    const std::vector<float> bias = random_floats(cols, seed_of(cols, 21)), grad = random_floats(rows * cols, seed_of(rows, cols, 22));
+    const DropoutMask mask = math::dropout_mask(0.25, seed_of(rows, cols), 4, 1, 3);
+    for (const Activation activation : {Activation::relu, Activation::gelu, Activation::tanh}) {
+      INFO(shape_name(rows, cols) << " " << std::string(to_string(activation)));
+      std::vector<float> out = x, pre(x.size()), again(x.size()), g = grad;
+      f.cpu.bias_activation_forward(out.data(), pre.data(), bias.data(), rows, cols, activation, mask);
+      f.cpu.activation_forward(pre.data(), again.data(), rows, cols, activation, mask);
+      f.cpu.activation_backward(g.data(), pre.data(), rows, cols, activation, true, mask);
+      DeviceBuffer d_out(*f.gpu, x), d_pre(*f.gpu, x.size() * sizeof(float)), d_bias(*f.gpu, bias),
+          d_again(*f.gpu, x.size() * sizeof(float)), d_grad(*f.gpu, grad);
+      f.gpu->bias_activation_forward(d_out.floats(), d_pre.floats(), d_bias.floats(), rows, cols, activation, mask);
+      f.gpu->activation_forward(d_pre.floats(), d_again.floats(), rows, cols, activation, mask);
+      f.gpu->activation_backward(d_grad.floats(), d_pre.floats(), rows, cols, activation, true, mask);
+      const std::vector<float> got = d_out.download(), got_again = d_again.download(), got_grad = d_grad.download();
+      // The masks are Philox's bits on both: dropped elements are exactly 0 in the same places.
+      std::size_t dropped = 0, nonzero = 0;
+      for (std::size_t e = 0; e < x.size(); ++e) {
+        if (mask.keep(e)) continue;
+        ++dropped;
+        nonzero += got[e] != 0.0f || got_grad[e] != 0.0f || out[e] != 0.0f;
+      }
+      CHECK(nonzero == 0);
+      CHECK((x.size() < 100 || dropped > 0));
+      CHECK(bitwise_equal(d_pre.download(), pre));  // one IEEE addition
+      CHECK(bitwise_equal(got_again, got));         // the backward's recompute is the forward's bits
+      // As without dropout (above): relu exact; tanh and GELU a few ulp of |z| x scale; the
+      // derivatives (from the pre-activation, tanh recomputed) a few ulp more: 4e-6.
+      const double scale = 1.0 / 0.75;
+      std::vector<float> z(x.size());
+      for (std::size_t e = 0; e < z.size(); ++e) z[e] = static_cast<float>(scale) * std::abs(pre[e]);
+      if (activation == Activation::relu) {
+        CHECK(bitwise_equal(got, out));
+        CHECK(bitwise_equal(got_grad, g));
+      } else {
+        CHECK(error_relative_to(got, out, z) <= 1e-6);
+        CHECK(error_relative_to(got_grad, g, grad) <= 4e-6 * scale);
+      }
+    }
+    // y + b + x: two IEEE additions in the same order on both, no product to contract: exact.
+    std::vector<float> y = grad;
+    f.cpu.bias_residual_forward(y.data(), bias.data(), x.data(), rows, cols);
+    DeviceBuffer d_y(*f.gpu, grad), d_bias(*f.gpu, bias), d_x(*f.gpu, x);
+    f.gpu->bias_residual_forward(d_y.floats(), d_bias.floats(), d_x.floats(), rows, cols);
+    CHECK(bitwise_equal(d_y.download(), y));
+  }
+}
+
+TEST_CASE("layernorm forward and backward against the CPU reference") {
+  Fixture f;
+  for (const auto& [rows, cols] : shapes()) {
+    const std::size_t count = rows * cols;
+    if (count > 1000 * 1000) continue;  // gpu-check's time (and compute-sanitizer's): the rows are the rows
+    const std::vector<float> x = random_floats(count, seed_of(rows, cols, 30), -2.0, 3.0);
+    const std::vector<float> gamma = random_floats(cols, seed_of(cols, 31), 0.5, 1.5), beta = random_floats(cols, seed_of(cols, 32));
+    const std::vector<float> g = random_floats(count, seed_of(rows, cols, 33)), residual = random_floats(count, seed_of(rows, cols, 34));
+    std::vector<float> out(count), stats(2 * rows), grad_x = residual, d_gamma(cols), d_beta(cols);
+    f.cpu.layernorm_forward(x.data(), out.data(), stats.data(), gamma.data(), beta.data(), rows, cols, true);
+    f.cpu.layernorm_backward(g.data(), x.data(), stats.data(), gamma.data(), grad_x.data(), d_gamma.data(), d_beta.data(),
+                             rows, cols, false, nullptr);
+    DeviceBuffer dx(*f.gpu, x), d_out(*f.gpu, count * sizeof(float)), d_stats(*f.gpu, 2 * rows * sizeof(float)),
+        d_g(*f.gpu, gamma), d_b(*f.gpu, beta), d_grad(*f.gpu, g), d_grad_x(*f.gpu, residual),
+        d_dgamma(*f.gpu, cols * sizeof(float)), d_dbeta(*f.gpu, cols * sizeof(float)), d_product(*f.gpu, count * sizeof(float));
+    f.gpu->layernorm_forward(dx.floats(), d_out.floats(), d_stats.floats(), d_g.floats(), d_b.floats(), rows, cols, true);
+    // The statistics' float64 sums differ in order only: after rounding to float, equal but for a
+    // straddled rounding boundary (2^-29 a value); the output then a product and a sum that nvcc
+    // may contract into an FMA: an ulp or two of |x-hat gamma| + |beta|.
+    const std::vector<float> got_stats = d_stats.download();
+    CHECK(relative_error(got_stats, stats) <= 1e-7);
+    std::vector<double> scale(count);
+    for (std::size_t e = 0; e < count; ++e)
+      scale[e] = std::abs(math::normalized(x[e], stats[e / cols], stats[rows + e / cols]) * gamma[e % cols]) + std::abs(beta[e % cols]);
+    INFO(shape_name(rows, cols));
+    CHECK(error_relative_to(d_out.download(), out, scale) <= 1e-6);
+    f.gpu->layernorm_backward(d_grad.floats(), dx.floats(), d_stats.floats(), d_g.floats(), d_grad_x.floats(),
+                              d_dgamma.floats(), d_dbeta.floats(), rows, cols, false, d_product.floats());
+    // dL/dx = rstd (g gamma - A - x-hat B) + residual: the row means in float64 (order only), the
+    // element a handful of roundings (FMAs on the GPU): a few ulp of the terms' magnitudes.
+    for (std::size_t r = 0; r < rows; ++r) {
+      const math::RowGradientMeans<float> means = math::layernorm_row_means(
+          g.data() + r * cols, x.data() + r * cols, gamma.data(), stats[r], stats[rows + r], cols);
+      for (std::size_t c = 0, e = r * cols; c < cols; ++c, ++e)
+        scale[e] = stats[rows + r] * (std::abs(g[e] * gamma[c]) + std::abs(means.a) +
+                                      std::abs(math::normalized(x[e], stats[r], stats[rows + r]) * means.b)) +
+                   std::abs(residual[e]);
+    }
+    CHECK(error_relative_to(d_grad_x.download(), grad_x, scale) <= 2e-6);
+    // gamma's and beta's gradients: the tiled float column sums against float64 ones, the bias
+    // gradient's bound (82 eps of the sum of |terms|; see bias_gradient above).
+    std::vector<double> gamma_scale(cols, 0.0), beta_scale(cols, 0.0);
+    for (std::size_t e = 0; e < count; ++e) {
+      gamma_scale[e % cols] += std::abs(g[e] * math::normalized(x[e], stats[e / cols], stats[rows + e / cols]));
+      beta_scale[e % cols] += std::abs(g[e]);
+    }
+    CHECK(error_relative_to(d_dgamma.download(), d_gamma, gamma_scale) <= 1.2e-5);
+    CHECK(error_relative_to(d_dbeta.download(), d_beta, beta_scale) <= 1.2e-5);
+  }
+}
+
+TEST_CASE("cross_entropy_loss: loss, correct count and gradient against the CPU reference") {
+  Fixture f;
+  for (const std::size_t rows : kAwkwardSizes) {
+    for (const std::size_t classes : {std::size_t{2}, std::size_t{10}, std::size_t{1000}}) {
+      if (rows * classes > 1000 * 1000) continue;  // as above
+      const std::vector<float> logits = random_floats(rows * classes, seed_of(rows, classes, 40), -8.0, 8.0);
+      std::vector<float> targets(rows);
+      Random random(seed_of(rows, classes, 41));
+      for (float& t : targets) t = static_cast<float>(random.below(classes));
+      std::vector<float> loss(2), grad(rows * classes);
+      f.cpu.cross_entropy_loss(logits.data(), targets.data(), loss.data(), grad.data(), rows, classes, 0.5f);
+      DeviceBuffer d_logits(*f.gpu, logits), d_targets(*f.gpu, targets), d_loss(*f.gpu, 2 * sizeof(float)),
+          d_grad(*f.gpu, rows * classes * sizeof(float));
+      f.gpu->cross_entropy_loss(d_logits.floats(), d_targets.floats(), d_loss.floats(), d_grad.floats(), rows, classes, 0.5f);
+      const std::vector<float> got = d_loss.download();
+      std::uint32_t cpu_correct = 0, gpu_correct = 0;
+      std::memcpy(&cpu_correct, &loss[1], 4);
+      std::memcpy(&gpu_correct, &got[1], 4);
+      INFO("rows=" << rows << " classes=" << classes << " loss " << got[0] << " vs " << loss[0]);
+      // Each row: the log-sum-exp from expf (CUDA within 2 ulp, glibc 1) summed in float64 and a
+      // float64 log, rounded to float: ulp-level of lse; the mean in float64: 1e-6 of the loss.
+      CHECK(std::abs(got[0] - loss[0]) <= 1e-6 * std::abs(loss[0]));
+      CHECK(gpu_correct == cpu_correct);  // the argmax of the same logits: exactly
+      // softmax - one_hot from expf(z - lse): a few ulp of the probabilities, scaled by 0.5 / rows.
+      CHECK(relative_error(d_grad.download(), grad) <= 2e-6);
     }
   }
 }

@@ -69,13 +69,15 @@ TEST_CASE("past the first pass: bias + relu forward, relu backward, MSE gradient
       std::vector<float> out = x, pre(kLongCount + 1, 0.0f), grad = y;
       DeviceBuffer d_out(*gpu, out), d_pre(*gpu, pre), d_bias(*gpu, bias), d_grad(*gpu, grad);
       cpu.bias_activation_forward(out.data() + offset, pre.data() + offset, bias.data(), kLongRows, kLongCols,
-                                  Activation::relu);
+                                  Activation::relu, DropoutMask{});
       gpu->bias_activation_forward(d_out.floats(offset), d_pre.floats(offset), d_bias.floats(), kLongRows, kLongCols,
-                                   Activation::relu);
+                                   Activation::relu, DropoutMask{});
       CHECK(bitwise_equal(d_out.download(), out));
       CHECK(bitwise_equal(d_pre.download(), pre));
-      cpu.activation_backward(grad.data() + offset, out.data() + offset, kLongRows, kLongCols, Activation::relu);
-      gpu->activation_backward(d_grad.floats(offset), d_out.floats(offset), kLongRows, kLongCols, Activation::relu);
+      cpu.activation_backward(grad.data() + offset, out.data() + offset, kLongRows, kLongCols, Activation::relu, false,
+                              DropoutMask{});
+      gpu->activation_backward(d_grad.floats(offset), d_out.floats(offset), kLongRows, kLongCols, Activation::relu,
+                               false, DropoutMask{});
       CHECK(bitwise_equal(d_grad.download(), grad));
     }
     {
@@ -144,6 +146,69 @@ TEST_CASE("past the first pass: gather_rows into 70 M elements, the bias gradien
   cuda::bias_backward(d_grad.floats(), d_sums.floats(), kRows, kCols, false, scratch.get(), scratch.bytes(),
                       static_cast<cudaStream_t>(cuda_stream(*gpu)));
   CHECK(bitwise_equal(d_sums.download(), sums));
+}
+
+}  // namespace egc::test
+
+namespace egc::test {
+
+TEST_CASE("past the first pass: the residual epilogue and relu with dropout on 70 M elements, bitwise") {
+  const std::unique_ptr<Backend> gpu = make_cuda();
+  CpuBackend cpu;
+  const std::vector<float> x = dyadic(kLongCount + 1, 11), y = dyadic(kLongCount + 1, 12), bias = dyadic(kLongCols, 13);
+  // p = 1/2: kept values doubled, exactly; dyadic sums of three are exact too.
+  const DropoutMask mask = math::dropout_mask(0.5, 77, 3, 0, 1);
+  for (const std::size_t offset : {0, 1}) {
+    INFO("offset=" << offset);
+    std::vector<float> out = y, pre(kLongCount + 1, 0.0f), grad = x, sum = y;
+    DeviceBuffer d_out(*gpu, out), d_pre(*gpu, pre), d_grad(*gpu, grad), d_bias(*gpu, bias), d_sum(*gpu, sum),
+        d_x(*gpu, x);
+    cpu.bias_activation_forward(out.data() + offset, pre.data() + offset, bias.data(), kLongRows, kLongCols,
+                                Activation::relu, mask);
+    gpu->bias_activation_forward(d_out.floats(offset), d_pre.floats(offset), d_bias.floats(), kLongRows, kLongCols,
+                                 Activation::relu, mask);
+    CHECK(bitwise_equal(d_out.download(), out));
+    cpu.activation_backward(grad.data() + offset, pre.data() + offset, kLongRows, kLongCols, Activation::relu, true,
+                            mask);
+    gpu->activation_backward(d_grad.floats(offset), d_pre.floats(offset), kLongRows, kLongCols, Activation::relu, true,
+                             mask);
+    CHECK(bitwise_equal(d_grad.download(), grad));
+    cpu.bias_residual_forward(sum.data() + offset, bias.data(), x.data() + offset, kLongRows, kLongCols);
+    gpu->bias_residual_forward(d_sum.floats(offset), d_bias.floats(), d_x.floats(offset), kLongRows, kLongCols);
+    CHECK(bitwise_equal(d_sum.download(), sum));
+  }
+}
+
+TEST_CASE("past the first pass: LayerNorm's output and the cross-entropy gradient on 70 M elements") {
+  const std::unique_ptr<Backend> gpu = make_cuda();
+  CpuBackend cpu;
+  const std::vector<float> x = dyadic(kLongCount, 14), gamma = dyadic(kLongCols, 15), beta = dyadic(kLongCols, 16);
+  std::vector<float> out(kLongCount), stats(2 * kLongRows);
+  cpu.layernorm_forward(x.data(), out.data(), stats.data(), gamma.data(), beta.data(), kLongRows, kLongCols, true);
+  DeviceBuffer d_x(*gpu, x), d_out(*gpu, kLongCount * sizeof(float)), d_stats(*gpu, 2 * kLongRows * sizeof(float)),
+      d_gamma(*gpu, gamma), d_beta(*gpu, beta);
+  gpu->layernorm_forward(d_x.floats(), d_out.floats(), d_stats.floats(), d_gamma.floats(), d_beta.floats(), kLongRows,
+                         kLongCols, true);
+  // Every element written (a NaN or a stale value would be O(1)): an FMA or two apart, as in
+  // test_cuda_kernels.cpp (1e-6 of |x-hat gamma| + |beta|, which is O(1) here).
+  CHECK(relative_error(d_out.download(), out) <= 1e-6);
+  // 70001 rows of 1001 logits, classes of a hash: the gradient kernel's second pass.
+  std::vector<float> targets(kLongRows);
+  for (std::size_t r = 0; r < kLongRows; ++r) targets[r] = static_cast<float>(derive_seed(17, r) % kLongCols);
+  std::vector<float> loss(2), grad(kLongCount);
+  cpu.cross_entropy_loss(x.data(), targets.data(), loss.data(), grad.data(), kLongRows, kLongCols, 1.0f);
+  ModelSpec spec;
+  spec.batch = kLongRows;
+  spec.loss = LossKind::cross_entropy;
+  spec.out_features = kLongCols;
+  spec.hidden_widths = {1};
+  DeviceBuffer workspace(*gpu, gpu->workspace_bytes(build_chain(spec)));
+  gpu->bind_workspace(workspace.get(), workspace.bytes());
+  DeviceBuffer d_targets(*gpu, targets), d_loss(*gpu, 2 * sizeof(float)), d_grad(*gpu, kLongCount * sizeof(float));
+  gpu->cross_entropy_loss(d_x.floats(), d_targets.floats(), d_loss.floats(), d_grad.floats(), kLongRows, kLongCols, 1.0f);
+  CHECK(relative_error(d_grad.download(), grad) <= 2e-6);  // expf within 2 ulp (test_cuda_kernels.cpp)
+  CHECK(std::abs(d_loss.download()[0] - loss[0]) <= 1e-6 * std::abs(loss[0]));
+  gpu->bind_workspace(nullptr, 0);
 }
 
 }  // namespace egc::test

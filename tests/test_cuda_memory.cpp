@@ -43,7 +43,7 @@ ModelSpec spec_of(const Size& size) {
 
 // Two batches of training rows and no evaluation rows.
 Dataset data_of(const ModelSpec& spec) {
-  Dataset data = make_synthetic(2 * spec.batch, spec.in_features, spec.out_features, 0.1, 1);
+  Dataset data = make_synthetic_for(spec, 2 * spec.batch, 0.1, 1);
   split_dataset(data, 0.0, 1);
   return data;
 }

@@ -18,18 +18,12 @@
 #include "kernels/vector_access.h"
 #include "runtime/cpu_math.h"
 #include "runtime/random.h"
+#include "tests/seams_support.h"
 
 namespace egc::cuda {
 namespace {
 
 constexpr std::size_t kAwkwardCounts[] = {1, 3, 4, 5, 7, 31, 1000, 4097};
-
-std::vector<float> random_floats(std::size_t count, std::uint64_t seed, double low = -1.0, double high = 1.0) {
-  Random random(seed);
-  std::vector<float> values(count);
-  for (float& value : values) value = static_cast<float>(random.uniform(low, high));
-  return values;
-}
 
 // Integers in [-8, 8]: column sums of them are exact in float, whatever the summation order.
 std::vector<float> random_integers(std::size_t count, std::uint64_t seed) {
@@ -37,47 +31,6 @@ std::vector<float> random_integers(std::size_t count, std::uint64_t seed) {
   std::vector<float> values(count);
   for (float& value : values) value = static_cast<float>(static_cast<int>(random.below(17)) - 8);
   return values;
-}
-
-bool bitwise_equal(const float* a, const float* b, std::size_t count) {
-  return count == 0 || std::memcmp(a, b, count * sizeof(float)) == 0;
-}
-
-// A copy of `values` that starts `offset` floats past a 16-byte boundary: offset 0 gives the
-// vector path, any other the scalar one (a tensor at an odd float offset of the parameters).
-class Floats {
- public:
-  Floats(const std::vector<float>& values, std::size_t offset) : storage_(values.size() + 4 + offset), size_(values.size()) {
-    std::size_t skip = 0;
-    while (!aligned16(storage_.data() + skip)) ++skip;
-    data_ = storage_.data() + skip + offset;
-    for (std::size_t i = 0; i < size_; ++i) data_[i] = values[i];  // (std::copy: a false -Wstringop-overflow)
-  }
-  Floats(const Floats&) = delete;
-  Floats& operator=(const Floats&) = delete;
-  float* data() const { return data_; }
-  bool equals(const std::vector<float>& expected) const {
-    return expected.size() == size_ && bitwise_equal(data_, expected.data(), size_);
-  }
-
- private:
-  std::vector<float> storage_;
-  std::size_t size_;
-  float* data_ = nullptr;
-};
-
-// What a launcher does with a pack body: vectorize when its arrays allow, launch pack_launch's
-// grid; here the grid runs on the host.
-template <class Body>
-bool run_packs(const Body& body, std::size_t count) {
-  const bool vectorized = body.vectorizable();
-  for_each_pack_host(pack_launch(count, vectorized), count, vectorized, body);
-  return vectorized;
-}
-
-template <class Body>
-void run_indices(const Body& body, std::size_t count) {
-  for_each_index_host(element_launch(count), count, body);
 }
 
 }  // namespace
@@ -99,7 +52,7 @@ TEST_CASE("seams: bias + activation forward and activation backward bodies, bit 
               std::vector<float> out = x, pre(count, 0.0f);
               cpu::bias_activation_forward(out.data(), with_pre ? pre.data() : nullptr, bias.data(), rows, cols, kCode);
               Floats d_out(x, offset), d_pre(std::vector<float>(count, 0.0f), offset);
-              const BiasActivationForward<kCode> body{d_out.data(), with_pre ? d_pre.data() : nullptr, bias.data(), cols};
+              const BiasActivationForward<kCode> body{d_out.data(), with_pre ? d_pre.data() : nullptr, bias.data(), cols, {}};
               CHECK(run_packs(body, count) == (offset == 0));
               CHECK(d_out.equals(out));
               if (with_pre) CHECK(d_pre.equals(pre));
@@ -110,7 +63,7 @@ TEST_CASE("seams: bias + activation forward and activation backward bodies, bit 
             std::vector<float> expected = grad;
             cpu::activation_backward(expected.data(), saved.data(), rows, cols, kCode);
             Floats d_grad(grad, offset), d_saved(saved, offset);
-            CHECK(run_packs(ActivationBackward<kCode>{d_grad.data(), d_saved.data()}, count) == (offset == 0));
+            CHECK(run_packs(ActivationBackward<kCode>{d_grad.data(), d_saved.data(), false, {}}, count) == (offset == 0));
             CHECK(d_grad.equals(expected));
           });
         }
@@ -130,11 +83,11 @@ TEST_CASE("seams: a float4 at a misaligned address is refused, as the device wou
   CHECK_NOTHROW(load_pack<1>(misaligned.data()));
   // One misaligned array among aligned ones: the body says no to the vector path, and forcing it
   // anyway is caught by the emulation.
-  const ActivationBackward<math::kTanh> body{grad.data(), misaligned.data()};
+  const ActivationBackward<math::kTanh> body{grad.data(), misaligned.data(), false, {}};
   CHECK_FALSE(body.vectorizable());
   CHECK_THROWS_AS(for_each_pack_host(pack_launch(8, true), 8, true, body), std::logic_error);
-  CHECK_FALSE((BiasActivationForward<math::kRelu>{aligned.data(), misaligned.data(), aligned.data(), 3}.vectorizable()));
-  CHECK((BiasActivationForward<math::kRelu>{aligned.data(), nullptr, misaligned.data(), 3}.vectorizable()));
+  CHECK_FALSE((BiasActivationForward<math::kRelu>{aligned.data(), misaligned.data(), aligned.data(), 3, {}}.vectorizable()));
+  CHECK((BiasActivationForward<math::kRelu>{aligned.data(), nullptr, misaligned.data(), 3, {}}.vectorizable()));
 }
 
 TEST_CASE("seams: SGD and Adam bodies over packs, every array aligned or not, bit for bit with the CPU") {

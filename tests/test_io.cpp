@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "planner/chain.h"
 #include "planner/errors.h"
+#include "planner/parameter_tensors.h"
 #include "runtime/atomic_file.h"
 #include "runtime/dataset.h"
 #include "runtime/safetensors.h"
@@ -105,6 +107,55 @@ TEST_CASE("CSV: header skipped, columns read, malformed rows rejected with their
   std::remove(path.c_str());
 }
 
+TEST_CASE("synthetic classes: the regression task's targets cut into equal bins over 1 to 5") {
+  const Dataset values = make_synthetic(5000, 2, 1, 0.1, 9);
+  const Dataset classes = make_synthetic_classes(5000, 2, 4, 0.1, 9);
+  CHECK(classes.inputs == values.inputs);  // the same draws
+  CHECK(classes.classes == 4);
+  CHECK(classes.out == 1);
+  std::vector<std::size_t> count(4, 0);
+  for (std::size_t i = 0; i < classes.rows(); ++i) {
+    const float label = classes.targets[i];
+    REQUIRE(label == std::floor(label));
+    REQUIRE((label >= 0.0f && label <= 3.0f));
+    ++count[static_cast<std::size_t>(label)];
+    // Bin k holds t in [1 + k, 2 + k) (bins of width 4/4 = 1), the outer ones open-ended.
+    const double t = values.targets[i];
+    CHECK(label == static_cast<float>(std::clamp(std::floor(t - 1.0), 0.0, 3.0)));
+  }
+  // x uniform over [-1, 1] makes t uniform over [1, 5]: every class about a quarter of the rows
+  // (binomial, sd 31 rows of 1250; 1100 is 4.8 sd away).
+  for (std::size_t k = 0; k < 4; ++k) CHECK(count[k] > 1100);
+  ModelSpec model;
+  model.loss = LossKind::cross_entropy;
+  model.out_features = 4;
+  model.in_features = 2;
+  CHECK(make_synthetic_for(model, 5000, 0.1, 9).targets == classes.targets);
+}
+
+TEST_CASE("CSV class labels: whole numbers below K, anything else names its line") {
+  const std::string path = "test_io_labels.csv";
+  write_text(path, "a,b,label\n0.5,1,0\n0.25,2,2.0\n\n1,1,1\n");
+  const Dataset data = load_csv(path, 2, 1, 3);
+  CHECK(data.classes == 3);
+  CHECK(data.targets == std::vector<float>{0.0f, 2.0f, 1.0f});
+  for (const char* bad : {"3", "-1", "1.5", "x", "1e9"}) {
+    INFO(bad);
+    write_text(path, "0.5,1,0\n\n0.25,2," + std::string(bad) + "\n");
+    const std::string message = usage_error_of([&] { load_csv(path, 2, 1, 3); });
+    CHECK(message.find("line 3") != std::string::npos);
+    CHECK(message.find("column 3") != std::string::npos);
+    CHECK(message.find(std::string(bad) == "x" ? "not a finite number" : "not a class label") != std::string::npos);
+  }
+  ModelSpec model;
+  model.in_features = 2;
+  model.loss = LossKind::cross_entropy;
+  model.out_features = 2;  // label 2 is outside [0, 2)
+  write_text(path, "0.5,1,0\n0.25,2,2\n");
+  CHECK(usage_error_of([&] { load_csv_for(path, model); }).find("line 2") != std::string::npos);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("safetensors: round trip, PyTorch names and shapes") {
   const Chain chain = small_chain();
   std::vector<float> params(chain.param_count);
@@ -121,6 +172,43 @@ TEST_CASE("safetensors: round trip, PyTorch names and shapes") {
   CHECK(header.find("\"2.bias\"") != std::string::npos);
   CHECK(header.find("\"4.weight\":{\"dtype\":\"F32\",\"shape\":[1,5]") != std::string::npos);
   CHECK(bytes.size() == 8 + header_length + params.size() * 4);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("safetensors: a residual model under ResidualMLP's state_dict names, in the buffer's order") {
+  ModelSpec model;
+  model.block = BlockKind::residual;
+  model.hidden_widths = {4, 4};
+  model.expand = 2;
+  model.in_features = 3;
+  model.out_features = 2;
+  const Chain chain = build_chain(model);
+  const std::vector<ParameterTensor> tensors = parameter_tensors(chain);
+  std::vector<std::string> names;
+  std::size_t next = 0;
+  for (const ParameterTensor& t : tensors) {
+    names.push_back(t.name);
+    CHECK(t.offset == next);  // contiguous, in state_dict order
+    next += t.count;
+  }
+  CHECK(next == chain.param_count);
+  CHECK(names == std::vector<std::string>{"input.weight", "input.bias", "blocks.0.norm.weight", "blocks.0.norm.bias",
+                                          "blocks.0.fc1.weight", "blocks.0.fc1.bias", "blocks.0.fc2.weight",
+                                          "blocks.0.fc2.bias", "blocks.1.norm.weight", "blocks.1.norm.bias",
+                                          "blocks.1.fc1.weight", "blocks.1.fc1.bias", "blocks.1.fc2.weight",
+                                          "blocks.1.fc2.bias", "head.weight", "head.bias"});
+  CHECK(tensors[4].shape == std::vector<std::size_t>{8, 4});  // fc1: [inner, width]
+  CHECK(tensors[6].shape == std::vector<std::size_t>{4, 8});  // fc2: [width, inner]
+  CHECK(tensors[2].init == TensorInit::ones);
+  CHECK(tensors[3].init == TensorInit::zeros);
+  CHECK(tensors[6].fan_in == 8);
+  std::vector<float> params(chain.param_count);
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] = static_cast<float>(i) * 0.5f - 7.0f;
+  const std::string path = "test_io_residual.safetensors";
+  save_safetensors(path, chain, params);
+  CHECK(load_safetensors(path, chain) == params);
+  model.norm = Norm::none;  // no norm tensors: the file's are unexpected
+  CHECK(usage_error_of([&] { load_safetensors(path, build_chain(model)); }).find("blocks.0.norm.") != std::string::npos);
   std::remove(path.c_str());
 }
 

@@ -42,6 +42,18 @@ TEST_CASE("plots of a training report, a bench sweep and a budget curve") {
   REQUIRE(run(std::string(EGC_PLOT_PATH) + " curve test_plot_curve.json --out .") == 0);
   check_png("curve.png");
   std::remove("test_plot_curve.json");
+  // Classification: the accuracy curve and a confusion matrix; two runs side by side.
+  const std::string classes = std::string(EGC_TRAIN_PATH) +
+                              " --device cpu --steps 30 --samples 2000 --width 16 --loss cross-entropy --classes 4 "
+                              "--log-level warn --log-every 2 ";
+  REQUIRE(run(classes + "--layers 3 --report test_plot_plain.json") == 0);
+  REQUIRE(run(classes + "--block residual --layers 2 --report test_plot_residual.json") == 0);
+  REQUIRE(run(std::string(EGC_PLOT_PATH) + " report test_plot_residual.json --out .") == 0);
+  for (const char* png : {"memory_timeline.png", "loss.png", "accuracy.png", "predictions.png"}) check_png(png);
+  REQUIRE(run(std::string(EGC_PLOT_PATH) + " runs test_plot_plain.json test_plot_residual.json --out .") == 0);
+  check_png("runs.png");
+  std::remove("test_plot_plain.json");
+  std::remove("test_plot_residual.json");
   CHECK(run(std::string(EGC_PLOT_PATH) + " report no_such_file.json") != 0);
   std::remove("test_plot_report.json");
   std::remove("test_plot_bench.json");

@@ -2,6 +2,7 @@
 // in exactly the planned memory.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 
@@ -112,6 +113,131 @@ TEST_CASE("budget and chen-greedy plans train bitwise like none, in exactly the 
                 << multi_level << " of them multi-level");
 }
 
+TEST_CASE("cross-entropy: every plan computes the same step bitwise, in exactly the planned memory") {
+  std::mt19937_64 rng(2024);
+  for (int trial = 0; trial < 12; ++trial) {
+    ModelSpec model = random_model(rng);
+    model.loss = LossKind::cross_entropy;
+    model.out_features = 2 + rng() % 5;
+    TrainSettings settings;
+    settings.seed = rng();
+    settings.accumulate = 1 + rng() % 2;
+    const std::size_t n = model.hidden_widths.size() + 1;
+    INFO("trial " << trial << ": " << n << " layers, " << model.out_features << " classes, batch " << model.batch);
+    CpuBackend backend;
+    const auto reference = train_for(backend, model, "none", settings, 3);
+    for (float loss : reference.losses) CHECK(std::isfinite(loss));
+    for (const std::string& plan : {std::string("sqrtn"), "every:" + std::to_string(1 + rng() % n), std::string("every:2")})
+      check_same_step_as_planned(model, settings, plan, reference, 3);
+  }
+}
+
+namespace {
+
+// A random residual model: 1 to 6 blocks of an odd width, inner 1 to 3 times as wide, either
+// norm, activation, loss and optimizer; the plans of every kind, budget plans across the range.
+ModelSpec random_residual_model(std::mt19937_64& rng) {
+  ModelSpec model = random_model(rng);
+  model.block = BlockKind::residual;
+  model.hidden_widths.assign(1 + rng() % 6, 1 + 2 * (rng() % 8));
+  model.expand = 1 + rng() % 3;
+  model.norm = rng() % 3 ? Norm::layernorm : Norm::none;
+  if (rng() % 2) {
+    model.loss = LossKind::cross_entropy;
+    model.out_features = 2 + rng() % 4;
+  }
+  return model;
+}
+
+std::vector<std::string> every_plan_kind(const ModelSpec& model, std::mt19937_64& rng, std::size_t none_peak) {
+  const std::size_t n = build_chain(model).size();
+  std::vector<std::string> plans{"sqrtn", "every:2", "every:" + std::to_string(1 + rng() % n), "chen-greedy"};
+  BudgetPlanner planner(build_chain(model));
+  const std::size_t low = planner.min_activation_peak();
+  for (std::size_t step = 0; step <= 2; ++step) plans.push_back("budget:" + std::to_string(low + (none_peak - low) * step / 2));
+  return plans;
+}
+
+}  // namespace
+
+TEST_CASE("residual blocks: every plan computes the same step bitwise, in exactly the planned memory") {
+  std::mt19937_64 rng(314);
+  for (int trial = 0; trial < 16; ++trial) {
+    ModelSpec model = random_residual_model(rng);
+    TrainSettings settings;
+    settings.seed = rng();
+    settings.accumulate = 1 + rng() % 2;
+    INFO("trial " << trial << ": " << model.hidden_widths.size() << " blocks of " << model.hidden_widths[0] << " x"
+                  << model.expand << ", " << std::string(to_string(model.norm)) << ", "
+                  << std::string(to_string(model.activation)) << ", " << std::string(to_string(model.loss))
+                  << ", batch " << model.batch << ", accumulate " << settings.accumulate);
+    CpuBackend backend;
+    const auto reference = train_for(backend, model, "none", settings, 3);
+    for (float loss : reference.losses) CHECK(std::isfinite(loss));
+    for (const std::string& plan : every_plan_kind(model, rng, reference.plan.activation_peak_bytes))
+      check_same_step_as_planned(model, settings, plan, reference, 3);
+  }
+}
+
+TEST_CASE("dropout 0.1: residual blocks with LayerNorm, both losses, every plan bitwise alike, memory as planned") {
+  std::mt19937_64 rng(1010);
+  for (int trial = 0; trial < 8; ++trial) {
+    ModelSpec model = random_residual_model(rng);
+    model.norm = Norm::layernorm;
+    model.dropout = 0.1;
+    model.loss = trial % 2 ? LossKind::cross_entropy : LossKind::mse;
+    model.out_features = trial % 2 ? 2 + rng() % 4 : 1 + rng() % 3;
+    if (trial == 7) {  // and a plain chain, whose relu layers keep the dropped output, tanh the pre-activation
+      model.block = BlockKind::plain;
+      model.hidden_widths = {5, 7, 3, 9};
+      model.activation = Activation::tanh;
+    }
+    TrainSettings settings;
+    settings.seed = rng();
+    settings.accumulate = 1 + rng() % 2;
+    INFO("trial " << trial << ": " << model.hidden_widths.size() << " x " << model.hidden_widths[0] << ", "
+                  << std::string(to_string(model.block)) << ", " << std::string(to_string(model.activation)) << ", "
+                  << std::string(to_string(model.loss)) << ", accumulate " << settings.accumulate);
+    CpuBackend backend;
+    const auto reference = train_for(backend, model, "none", settings, 3);
+    for (const std::string& plan : every_plan_kind(model, rng, reference.plan.activation_peak_bytes))
+      check_same_step_as_planned(model, settings, plan, reference, 3);
+    // The masks are live: without dropout the same seed trains other parameters.
+    ModelSpec without = model;
+    without.dropout = 0;
+    CHECK(train_for(backend, without, "none", settings, 3).parameters != reference.parameters);
+  }
+}
+
+TEST_CASE("evaluation runs without dropout: the same parameters evaluate as a model without it") {
+  ModelSpec model;
+  model.block = BlockKind::residual;
+  model.hidden_widths.assign(3, 12);
+  model.dropout = 0.5;
+  model.loss = LossKind::cross_entropy;
+  model.out_features = 3;
+  model.batch = 16;
+  Dataset data = make_synthetic_for(model, 400, 0.1, 5);
+  split_dataset(data, 0.25, 5);
+  CpuBackend backend;
+  const Plan plan = plan_run(model, data, backend, parse_plan("sqrtn"));
+  Session session(plan, backend, data, TrainSettings{});
+  session.train(4, 0);
+  const std::vector<float> trained = session.trainer().parameters();
+  const std::optional<Evaluation> first = session.trainer().evaluate(false);
+  const std::optional<Evaluation> again = session.trainer().evaluate(false);
+  ModelSpec without = model;
+  without.dropout = 0;
+  const Plan plain = plan_run(without, data, backend, parse_plan("none"));
+  Session other(plain, backend, data, TrainSettings{}, &trained);
+  const std::optional<Evaluation> reference = other.trainer().evaluate(false);
+  REQUIRE(first);
+  REQUIRE(reference);
+  CHECK(first->loss == again->loss);
+  CHECK(first->loss == reference->loss);
+  CHECK(*first->accuracy == *reference->accuracy);
+}
+
 TEST_CASE("training loss falls on the synthetic task") {
   ModelSpec model;
   model.hidden_widths.assign(3, 16);
@@ -121,4 +247,11 @@ TEST_CASE("training loss falls on the synthetic task") {
   CpuBackend backend;
   const auto run = train_for(backend, model, "sqrtn", settings, 60, 2048);
   CHECK(run.losses.back() < 0.2 * run.losses.front());
+  // The same task in 4 classes: cross-entropy falls from about log 4, and the accuracy rises.
+  model.loss = LossKind::cross_entropy;
+  model.out_features = 4;
+  settings.optimizer.sgd = {0.1f, 0.9f};
+  const auto classes = train_for(backend, model, "sqrtn", settings, 150, 2048);
+  CHECK(classes.losses.front() > 1.0);
+  CHECK(classes.losses.back() < 0.5 * classes.losses.front());
 }

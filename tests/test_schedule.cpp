@@ -281,3 +281,55 @@ TEST_CASE("the JSON report states the plan: every documented field, with the pla
     CHECK(totals["peak_bytes"] == plan.breakdown[kind].peak_bytes);
   }
 }
+
+TEST_CASE("a residual block's buffers: exact sizes, the tape kept only when asked for, scratch for one op") {
+  ModelSpec model;
+  model.block = BlockKind::residual;
+  model.hidden_widths = {8, 8, 8};  // units: projection 0, blocks 1-3, head 4
+  model.expand = 3;
+  model.batch = 5;
+  model.in_features = 2;
+  model.out_features = 3;
+  model.loss = LossKind::cross_entropy;
+  const Plan plan = make_plan(model, StepContext{}, parse_plan("every:2"));  // keeps 1 and 3: recomputes 0 and 2
+  egc::testing::check_plan_invariants(plan);
+  const std::size_t rows = 5, width = 8, inner = 24;
+  // Block 2's first forward keeps no tape (it is recomputed before its backward), so it makes
+  // only its output and its inner scratch; the recompute keeps the tape.
+  CHECK(buffer_named(plan, "act.2").bytes == rows * width * 4);
+  CHECK(buffer_named(plan, "inner.2").bytes == rows * inner * 4);
+  CHECK(buffer_named(plan, "inner.2").first_op == buffer_named(plan, "inner.2").last_op);
+  CHECK(buffer_named(plan, "pre.2").bytes == rows * inner * 4);
+  CHECK(buffer_named(plan, "stats.2").bytes == rows * 2 * 4);
+  CHECK(plan.ops[buffer_named(plan, "pre.2").first_op].kind == OpKind::recompute);
+  CHECK(plan.ops[buffer_named(plan, "pre.2").last_op].kind == OpKind::backward);
+  // Block 3 keeps its tape in the first pass (its backward comes first), block 1 too (a checkpoint).
+  CHECK(plan.ops[buffer_named(plan, "pre.3").first_op].kind == OpKind::forward);
+  for (const char* name : {"grad_inner.2", "grad_norm.2"}) {
+    const Buffer& b = buffer_named(plan, name);
+    CHECK(b.first_op == b.last_op);  // the backward's own scratch
+    CHECK(plan.ops[b.first_op].kind == OpKind::backward);
+  }
+  CHECK(buffer_named(plan, "grad_inner.2").bytes == rows * inner * 4);
+  CHECK(buffer_named(plan, "grad_norm.2").bytes == rows * width * 4);
+  // The blocks add their input gradient in place: the head's input gradient passes through every
+  // block to the projection; no other gradient of width 8 exists.
+  const Buffer& stream = buffer_named(plan, "grad_act.3");
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::backward && op.layer >= 1 && op.layer <= 3) {
+      CHECK(op.grad_output == op.grad_input);
+      CHECK(plan.buffers[op.grad_output].name == "grad_act.3");
+    }
+  CHECK(plan.ops[stream.last_op].layer == 0);
+  for (const Buffer& b : plan.buffers) CHECK(b.name.rfind("grad_act.2", 0) != 0);
+  // Cross-entropy: one class index per row, the loss buffer holds the loss and the correct count.
+  CHECK(plan.buffers[plan.step.batch_targets].bytes == rows * 4);
+  CHECK(plan.buffers[plan.step.loss].bytes == 8);
+  // Without a norm there is neither statistics nor the norm's gradient scratch.
+  model.norm = Norm::none;
+  const Plan bare = make_plan(model, StepContext{}, parse_plan("none"));
+  for (const Buffer& b : bare.buffers) {
+    CHECK(b.name.rfind("stats.", 0) != 0);
+    CHECK(b.name.rfind("grad_norm.", 0) != 0);
+  }
+}

@@ -117,7 +117,7 @@ TEST_CASE("the predicted step is the sum of its ops and batch loads, accumulatio
   for (const Op& op : plan.ops) ops += op.predicted_ms;
   double loads = 0;
   for (const KernelCall& call : batch_load_kernels(plan, 10)) loads += timer.ms(call);
-  for (const KernelCall& call : loss_readback_kernels()) loads += timer.ms(call);
+  for (const KernelCall& call : loss_readback_kernels(plan)) loads += timer.ms(call);
   CHECK(plan.predicted_step_ms == doctest::Approx(ops + loads));
   CHECK(plan.profile_name == "test");
   // --accumulate 3: one update of all parameters after three micro-batches.

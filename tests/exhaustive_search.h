@@ -1,0 +1,300 @@
+// The budget DP's independent checks, shared by the budget suites: random test chains (plain,
+// with dropout, residual), the exhaustive search of the schedule space through the
+// ScheduleBuilder (every schedule, or a branch and bound for one budget), the Pareto frontier,
+// and both solvers checked against them.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "planner/budget.h"
+#include "planner/make_plan.h"
+#include "plan_checks.h"
+
+namespace egc::testing {
+
+inline constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+struct TestChain {
+  ModelSpec model;
+  Chain chain;
+  std::string label;
+};
+
+inline TestChain make_test_chain(std::mt19937_64& rng, std::size_t layers, bool equal, Activation activation) {
+  TestChain c;
+  c.model.in_features = 1 + rng() % 6;
+  c.model.out_features = 1 + rng() % 6;
+  c.model.batch = rng() % 2 ? 16 : 3 + rng() % 20;  // 3..22 rows: footprints that round up
+  c.model.activation = activation;
+  c.model.hidden_widths.clear();
+  const std::size_t width = 4 + rng() % 40;
+  for (std::size_t i = 0; i + 1 < layers; ++i) c.model.hidden_widths.push_back(equal ? width : 1 + rng() % 48);
+  c.chain = build_chain(c.model);
+  c.label = std::to_string(layers) + " layers, " + (equal ? "equal" : "unequal") + " widths, " +
+            to_string(activation) + ", batch " + std::to_string(c.model.batch);
+  return c;
+}
+
+// A residual model of `blocks` blocks (units: projection, blocks, head), every setting drawn: width,
+// expand, norm, activation, loss, batch (footprints that round up, and LayerNorm statistics of
+// 2 x batch floats that do not fill a 256-byte footprint).
+inline TestChain make_block_chain(std::mt19937_64& rng, std::size_t blocks) {
+  TestChain c;
+  c.model.block = BlockKind::residual;
+  c.model.in_features = 1 + rng() % 6;
+  c.model.loss = rng() % 2 ? LossKind::cross_entropy : LossKind::mse;
+  c.model.out_features = 2 + rng() % 5;
+  c.model.batch = rng() % 2 ? 16 : 3 + rng() % 20;
+  c.model.activation = static_cast<Activation>(1 + rng() % 3);
+  c.model.norm = rng() % 3 ? Norm::layernorm : Norm::none;
+  c.model.expand = 1 + rng() % 3;
+  c.model.hidden_widths.assign(blocks, 4 + rng() % 24);
+  c.chain = build_chain(c.model);
+  c.label = std::to_string(blocks) + " blocks of " + std::to_string(c.model.hidden_widths[0]) + " x" +
+            std::to_string(c.model.expand) + ", " + to_string(c.model.norm) + ", " + to_string(c.model.activation) +
+            ", batch " + std::to_string(c.model.batch);
+  return c;
+}
+
+// The schedule space of budget.h, enumerated as builder call sequences, independently of the
+// dynamic program: the first pass and the loss, then for g = n-1..0 a window (nothing, or a run
+// c+1..e with e in {g-1, g}) and backward(g), subject to persistence. keep_tape goes on the last
+// computation of each GELU layer before its backward. Each complete schedule is built with
+// ScheduleBuilder; `visit` gets the finished plan.
+class ExhaustiveSearch {
+ public:
+  ExhaustiveSearch(const TestChain& c) : c_(c), n_(c.chain.size()) {}
+
+  // Every schedule: calls `visit(plan)` for each.
+  template <typename Visit>
+  std::size_t enumerate_all(Visit visit) {
+    budget_ = kNone;
+    visit_all_ = [&](const Plan& plan) { visit(plan); };
+    start();
+    return leaves_;
+  }
+
+  // Branch and bound for one budget: a partial schedule is dropped when its recompute cost is
+  // not below the best complete one, or when its partial activation peak (measured by building
+  // the prefix: lifetimes only grow as ops are added) exceeds the budget. Returns the least cost,
+  // or kNone when nothing fits.
+  std::size_t best_within(std::size_t budget) {
+    budget_ = budget;
+    best_ = kNone;
+    visit_all_ = nullptr;
+    start();
+    return best_;
+  }
+
+  std::size_t nodes() const { return nodes_; }
+
+ private:
+  bool needs_tape(std::size_t j) const { return saved_for_backward(c_.chain.layers[j]) != SavedForBackward::nothing; }
+
+  void start() {
+    leaves_ = nodes_ = 0;
+    calls_.clear();
+    for (std::size_t j = 0; j < n_; ++j) calls_.push_back({OpKind::forward, j, false});
+    calls_.push_back({OpKind::loss, 0, false});
+    made_in_window_.assign(n_, 0);
+    pinned_.assign(n_, false);
+    window(n_, 0);
+  }
+
+  // keep_tape on the last computation of each layer before its backward (only for backwards
+  // already in `calls`: for a prefix this leaves out pre-activations kept for later, a lower bound).
+  std::vector<ScheduleCall> with_kept_pre(std::vector<ScheduleCall> calls) const {
+    std::vector<std::size_t> last(n_, kNone);
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (calls[i].kind == OpKind::forward || calls[i].kind == OpKind::recompute) last[calls[i].layer] = i;
+      if (calls[i].kind == OpKind::backward) calls[last[calls[i].layer]].keep_tape = true;
+    }
+    return calls;
+  }
+
+  Plan build(const std::vector<ScheduleCall>& calls) const {
+    return build_schedule(c_.chain, c_.model, StepContext{}, with_kept_pre(calls), "exhaustive", "", Offsets::skip);
+  }
+
+  void window(std::size_t g_plus_one, std::size_t cost) {
+    ++nodes_;
+    if (budget_ != kNone) {
+      if (best_ != kNone && cost >= best_) return;
+      if (build(calls_).activation_peak_bytes > budget_) return;
+    }
+    if (g_plus_one == 0) {
+      ++leaves_;
+      if (budget_ == kNone) {
+        visit_all_(build(calls_));
+      } else {
+        best_ = cost;  // fits (the bound above is exact for a complete schedule) and is cheaper
+      }
+      return;
+    }
+    const std::size_t g = g_plus_one - 1;
+    const std::size_t w = n_ - g;  // this window's number; the first pass is window 0
+    // Options: no recompute first (cheap ones first find a good bound early), then runs.
+    struct Run {
+      long c;
+      long e;
+    };
+    std::vector<Run> runs{{-2, -2}};
+    for (long e : {static_cast<long>(g) - 1, static_cast<long>(g)}) {
+      if (e < 0 || (e == static_cast<long>(g) && !needs_tape(g))) continue;
+      for (long c = e - 1; c >= -1; --c) runs.push_back({c, e});
+    }
+    for (const Run& run : runs) {
+      const std::size_t size_before = calls_.size();
+      const std::vector<std::size_t> made_before = made_in_window_;
+      const std::vector<bool> pinned_before = pinned_;
+      std::size_t added = 0;
+      bool valid = true;
+      if (run.c != -2) {
+        if (run.c >= 0 && made_in_window_[static_cast<std::size_t>(run.c)] < w) pinned_[static_cast<std::size_t>(run.c)] = true;
+        for (long j = run.c + 1; j <= run.e; ++j) {
+          const std::size_t layer = static_cast<std::size_t>(j);
+          if (pinned_[layer]) {
+            valid = false;  // would replace a checkpoint before its layer's backward
+            break;
+          }
+          calls_.push_back({OpKind::recompute, layer, false});
+          made_in_window_[layer] = w;
+          added += c_.chain.layers[layer].forward_flops;
+        }
+      }
+      if (valid) {
+        calls_.push_back({OpKind::backward, g, false});
+        if (g > 0) pinned_[g - 1] = false;  // backward(g) reads the kept instance of layer g-1
+        window(g, cost + added);
+      }
+      calls_.resize(size_before);
+      made_in_window_ = made_before;
+      pinned_ = pinned_before;
+    }
+  }
+
+  const TestChain& c_;
+  std::size_t n_;
+  std::vector<ScheduleCall> calls_;
+  std::vector<std::size_t> made_in_window_;
+  std::vector<bool> pinned_;
+  std::size_t budget_ = kNone, best_ = kNone, leaves_ = 0, nodes_ = 0;
+  std::function<void(const Plan&)> visit_all_;
+};
+
+struct Point {
+  std::size_t peak;
+  std::size_t cost;
+};
+
+// Least cost per budget from a list of (peak, cost): the Pareto frontier, peak ascending.
+inline std::vector<Point> frontier(std::vector<Point> points) {
+  std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
+    return a.peak != b.peak ? a.peak < b.peak : a.cost < b.cost;
+  });
+  std::vector<Point> front;
+  for (const Point& p : points)
+    if (front.empty() || p.cost < front.back().cost) front.push_back(p);
+  return front;
+}
+
+// Solves `budget` with both solvers, builds each plan and checks it against the solver's own
+// numbers and the invariants; returns the recompute cost (kNone when infeasible).
+inline std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, std::size_t budget) {
+  std::size_t cost[2] = {kNone, kNone};
+  for (BudgetSolver solver : {BudgetSolver::recursive, BudgetSolver::lattice}) {
+    const std::size_t i = solver == BudgetSolver::lattice ? 1 : 0;
+    CAPTURE(i);
+    const std::optional<BudgetSchedule> schedule = planner.solve(budget, solver);
+    if (!schedule) continue;
+    const Plan plan = build_schedule(c.chain, c.model, StepContext{}, schedule->calls, "budget", "");
+    CHECK(plan.activation_peak_bytes == schedule->activation_peak_bytes);
+    CHECK(plan.recompute_flops == schedule->recompute_flops);
+    CHECK(plan.activation_peak_bytes <= budget);
+    egc::testing::check_plan_invariants(plan);
+    cost[i] = schedule->recompute_flops;
+  }
+  CHECK(cost[0] == cost[1]);  // both optimal; the plans may differ among equally cheap ones
+  return cost[0];
+}
+
+// Every schedule of `c` enumerated and measured; both solvers checked at every breakpoint of the
+// frontier, just below it and between. Returns (budgets, schedules).
+inline std::pair<std::size_t, std::size_t> check_against_every_schedule(const TestChain& c, std::mt19937_64& rng) {
+  std::vector<Point> all;
+  ExhaustiveSearch search(c);
+  const std::size_t schedules = search.enumerate_all([&](const Plan& plan) {
+    all.push_back({plan.activation_peak_bytes, plan.recompute_flops});
+  });
+  const std::vector<Point> front = frontier(all);
+  BudgetPlanner planner(c.chain);
+  CHECK(planner.min_activation_peak() == front.front().peak);
+  // Every breakpoint, the bytes just below it, and one between: in shuffled order, so the
+  // planner's memo of solved intervals is exercised across budgets.
+  std::vector<std::size_t> queries;
+  for (std::size_t i = 0; i < front.size(); ++i) {
+    queries.push_back(front[i].peak);
+    queries.push_back(front[i].peak - 1);
+    if (i + 1 < front.size()) queries.push_back((front[i].peak + front[i + 1].peak) / 2);
+  }
+  queries.push_back(front.back().peak + 1000);
+  std::shuffle(queries.begin(), queries.end(), rng);
+  for (std::size_t budget : queries) {
+    CAPTURE(budget);
+    std::size_t expected = kNone;
+    for (const Point& p : front)
+      if (p.peak <= budget) expected = p.cost;  // the frontier's cost falls as the peak rises
+    CHECK(solve_and_check(planner, c, budget) == expected);
+  }
+  return {queries.size(), schedules};
+}
+
+
+// The branch-and-bound search against both solvers at five budgets from the smallest feasible to
+// none's peak, and just below the smallest. Returns (budgets, partial schedules built).
+inline std::pair<std::size_t, std::size_t> check_against_branch_and_bound(const TestChain& c) {
+  BudgetPlanner planner(c.chain);
+  const std::size_t low = planner.min_activation_peak();
+  const std::size_t high = make_plan(c.model, StepContext{}, parse_plan("none")).activation_peak_bytes;
+  ExhaustiveSearch search(c);
+  std::size_t budgets = 0, nodes = 0;
+  for (std::size_t step = 0; step <= 4; ++step) {
+    const std::size_t budget = low + (high - low) * step / 4;
+    CAPTURE(budget);
+    const std::size_t expected = search.best_within(budget);
+    nodes += search.nodes();
+    CHECK(solve_and_check(planner, c, budget) == expected);
+    ++budgets;
+  }
+  CHECK(search.best_within(low - 1) == kNone);
+  CHECK(!planner.solve(low - 1));
+  return {budgets, nodes};
+}
+
+// Checks `trials` chains, make(trial) each, with check(chain) -> (budgets, work); returns the
+// chains, budgets and work in all.
+struct Tally {
+  std::size_t chains = 0, budgets = 0, work = 0;
+};
+template <class Make, class Check>
+Tally tally(int trials, Make&& make, Check&& check) {
+  Tally total;
+  for (int trial = 0; trial < trials; ++trial) {
+    const TestChain c = make(trial);
+    INFO(c.label);
+    const auto [budgets, work] = check(c);
+    total.budgets += budgets;
+    total.work += work;
+    ++total.chains;
+  }
+  return total;
+}
+
+}  // namespace egc::testing
