@@ -13,6 +13,7 @@
 #include "apps/bench_sweep.h"
 #include "apps/calibrate_command.h"
 #include "apps/curve_command.h"
+#include "apps/offload_curve.h"
 #include "cli/cli.h"
 #include "planner/errors.h"
 #include "planner/schedule.h"
@@ -48,6 +49,7 @@ struct BenchFlags {
   std::string json;
   std::string log_level = "info";
   std::string profile;
+  std::string host_memory;  // --curve: add the three-way plans with this much host memory
 };
 
 // The model flags both modes share, with the depth, width and batch each mode gives.
@@ -136,16 +138,19 @@ int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags
     return egc::run_calibrate(app, calibrate, flags.device, flags.out);
   }
   if (!curve.curve) {
+    if (!flags.host_memory.empty()) throw egc::UsageError("--host-memory: belongs to --curve, which is not given");
     for (const char* flag : egc::kCurveOnlyFlags)
       if (app.count(flag) > 0) throw egc::UsageError(std::string(flag) + ": belongs to --curve, which is not given");
     return bench_main(app, flags);
   }
+  const bool three_way = !flags.host_memory.empty();
   for (const char* flag : sweep_only)
-    if (app.count(flag) > 0)
+    if (app.count(flag) > 0 && !(three_way && std::string(flag) == "--profile"))
       throw egc::UsageError(std::string(flag) + ": a sweep flag; with --curve the model is --layers/--width/--widths, "
                                                 "--in, --out, --activation, --batch or --preset");
-  return egc::run_curve(app, model_flags(flags, curve.layers, flags.width, curve.widths, curve.batch), curve, flags.csv,
-                        flags.json);
+  const egc::ModelFlags model = model_flags(flags, curve.layers, flags.width, curve.widths, curve.batch);
+  const int code = egc::run_curve(app, model, curve, flags.csv, flags.json);
+  return code == 0 && three_way ? egc::run_offload_curve(model, curve, flags.host_memory, flags.profile, flags.json) : code;
 }
 
 int main(int argc, char** argv) {
@@ -183,6 +188,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
   app.add_option("--profile", flags.profile, "Device profile for the predicted step times (default: the device's shipped one)")
       ->type_name("FILE");
+  app.add_option("--host-memory", flags.host_memory,
+                 "With --curve: also the three-way plans (keep, recompute or offload) with this much host memory, "
+                 "beside the best two-way plan, by predicted step time (--profile FILE prices them)")
+      ->type_name("SIZE");
   app.add_option("--csv", flags.csv, "Write the rows as CSV to FILE")->type_name("FILE");
   app.add_option("--json", flags.json, "Write the rows and the configuration as JSON to FILE")->type_name("FILE");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")->type_name("LEVEL");

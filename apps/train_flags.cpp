@@ -22,6 +22,11 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
                  "--plan auto plans within it; other plans must fit it")
       ->type_name("SIZE")
       ->group("Plan");
+  app.add_option("--host-memory", flags.host_memory,
+                 "Host memory for offloaded activations, e.g. 16GiB (default: no offloading): with it, "
+                 "budget:SIZE plans keep, recompute or offload per layer (three-way planner)")
+      ->type_name("SIZE")
+      ->group("Plan");
   app.add_option("--schedule", flags.schedule, "Schedule printout: summary (one line per segment), full (one line per op), none")
       ->type_name("DETAIL")->group("Plan");
   app.add_flag("--dry-run", flags.dry_run, "Plan and print the schedule; do not train")->group("Plan");
@@ -104,6 +109,10 @@ TrainConfig resolve_train_flags(const CLI::App& app, const TrainFlags& flags) {
   if (!flags.epochs.empty()) config.epochs = parse_real(flags.epochs, "--epochs", 1e-9, 1e9);
   if (!flags.log_every.empty()) config.log_every = parse_whole(flags.log_every, "--log-every", 1, ~0u);
   if (!flags.max_memory.empty()) config.run.max_memory = parse_size(flags.max_memory, "--max-memory");
+  if (!flags.host_memory.empty()) {
+    const std::size_t host_memory = parse_size(flags.host_memory, "--host-memory");
+    if (host_memory > 0) config.run.host_memory = host_memory;  // 0: offloading off, as without the flag
+  }
   config.run.single_update = flags.single_update || settings.accumulate > 1;
   config.run.micro_batches = settings.accumulate;
   if (!flags.profile.empty()) config.run.profile = load_profile(flags.profile);

@@ -34,6 +34,7 @@ nlohmann::json config_to_json(const TrainFlags& flags, const TrainConfig& config
   return {{"model", model},
           {"plan", flags.plan},
           {"max_memory_bytes", config.run.max_memory ? nlohmann::json(*config.run.max_memory) : nlohmann::json(nullptr)},
+          {"host_memory_bytes", config.run.host_memory ? nlohmann::json(*config.run.host_memory) : nlohmann::json(nullptr)},
           {"dry_run", flags.dry_run},
           {"device", device},
           {"alloc", to_string(config.settings.alloc)},

@@ -1,6 +1,7 @@
 // Buffer lifetimes and live bytes per op.
 #include "planner/liveness.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -25,6 +26,11 @@ void compute_lifetimes(Plan& plan) {
     }
     for (BufferId id : op.writes) written[id] = true;
   }
+  // An offload's source stays in the device arena until the compute op that waits for the copy
+  // (planner/copy_ops.h): its memory is reused only once the copy has read it.
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::offload)
+      last[op.input] = std::max(last[op.input], op.waited_by_op == kNoOp ? plan.ops.size() - 1 : op.waited_by_op - 1);
   for (std::size_t id = 0; id < plan.buffers.size(); ++id) {
     Buffer& buffer = plan.buffers[id];
     if (buffer.persistent) {
@@ -38,17 +44,24 @@ void compute_lifetimes(Plan& plan) {
   }
 }
 
-std::vector<UsageRecord> usage_records(const Plan& plan) {
+std::vector<UsageRecord> usage_records(const Plan& plan, ArenaSide side, std::vector<BufferId>* ids) {
   std::vector<UsageRecord> records;
   records.reserve(plan.buffers.size());
-  for (const Buffer& buffer : plan.buffers) records.push_back({buffer.footprint, buffer.first_op, buffer.last_op});
+  for (BufferId id = 0; id < plan.buffers.size(); ++id) {
+    const Buffer& buffer = plan.buffers[id];
+    if (buffer.host != (side == ArenaSide::host)) continue;
+    records.push_back({buffer.footprint, buffer.first_op, buffer.last_op});
+    if (ids) ids->push_back(id);
+  }
   return records;
 }
 
-std::vector<std::size_t> live_bytes_per_op(const Plan& plan, const std::function<bool(const Buffer&)>& counts) {
+std::vector<std::size_t> live_bytes_per_op(const Plan& plan, const std::function<bool(const Buffer&)>& counts,
+                                           ArenaSide side) {
   std::vector<UsageRecord> records;
   for (const Buffer& buffer : plan.buffers)
-    if (!counts || counts(buffer)) records.push_back({buffer.footprint, buffer.first_op, buffer.last_op});
+    if (buffer.host == (side == ArenaSide::host) && (!counts || counts(buffer)))
+      records.push_back({buffer.footprint, buffer.first_op, buffer.last_op});
   return live_bytes(records, plan.ops.size());
 }
 

@@ -16,12 +16,18 @@ namespace egc {
 // op touches or one that is read before it is written.
 void compute_lifetimes(Plan& plan);
 
-// The arena usage record of each buffer (footprint and lifetime), in buffer order.
-std::vector<UsageRecord> usage_records(const Plan& plan);
+// Which arena a buffer lives in: the device's, or the host's (offloaded copies, Buffer::host).
+enum class ArenaSide { device, host };
 
-// Per op, the sum of the footprints of the buffers alive at it, counting only the buffers
-// `counts` accepts (all of them when it is empty).
+// The arena usage record of each buffer of `side` (footprint and lifetime), in buffer order;
+// their buffer ids appended to `ids` when given.
+std::vector<UsageRecord> usage_records(const Plan& plan, ArenaSide side = ArenaSide::device,
+                                       std::vector<BufferId>* ids = nullptr);
+
+// Per op, the sum of the footprints of the buffers of `side` alive at it, counting only the
+// buffers `counts` accepts (all of them when it is empty).
 std::vector<std::size_t> live_bytes_per_op(const Plan& plan,
-                                           const std::function<bool(const Buffer&)>& counts = {});
+                                           const std::function<bool(const Buffer&)>& counts = {},
+                                           ArenaSide side = ArenaSide::device);
 
 }  // namespace egc

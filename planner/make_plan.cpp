@@ -9,6 +9,7 @@
 #include "planner/chain.h"
 #include "planner/chen_greedy.h"
 #include "planner/errors.h"
+#include "planner/offload_plan.h"
 #include "planner/step_time.h"
 #include "planner/units.h"
 
@@ -32,7 +33,9 @@ Plan plan_for(const Chain& chain, const ModelSpec& model, const StepContext& con
       return build_segmented_schedule(chain, model, context, every_k_checkpoints(n, spec.every), spec.text,
                                       "a kept activation every " + std::to_string(spec.every) +
                                           " layers; the layers between recomputed before their backward");
-    case PlanKind::budget: return build_budget_plan(chain, model, context, spec.budget_bytes, spec.text);
+    case PlanKind::budget:
+      if (context.host_memory_bytes > 0) return build_offload_plan(chain, model, context, spec.budget_bytes, spec.text);
+      return build_budget_plan(chain, model, context, spec.budget_bytes, spec.text);
     case PlanKind::chen_greedy: return build_chen_greedy_plan(chain, model, context, spec);
     case PlanKind::automatic: return build_auto_plan(chain, model, context);
   }

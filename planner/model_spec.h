@@ -78,6 +78,9 @@ struct StepContext {
   // What the predicted times are computed from (planner/device_profile.h); null: the CPU
   // reference backend's default profile.
   std::shared_ptr<const DeviceProfile> profile;
+  // The host arena's cap for offloaded activations (--host-memory); 0: offloading off. With it,
+  // budget:SIZE plans keep, recompute or offload per layer (planner/offload_plan.h).
+  std::size_t host_memory_bytes = 0;
 };
 
 constexpr const char* to_string(Activation activation) { return name_of(kActivationNames, activation); }

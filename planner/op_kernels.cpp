@@ -104,6 +104,8 @@ std::vector<KernelCall> op_kernels(const Plan& plan, std::size_t index, std::siz
       if (plan.model.optimizer == Optimizer::sgd)
         return {call_of(KernelKind::sgd_update, op.param_count, plan.model.sgd_momentum ? "momentum" : "plain")};
       return {call_of(KernelKind::adam_update, op.param_count)};
+    case OpKind::offload: return {call_of(KernelKind::copy_to_host, plan.buffers.at(op.input).bytes)};
+    case OpKind::prefetch: return {call_of(KernelKind::copy_to_device, plan.buffers.at(op.input).bytes)};
   }
   throw std::logic_error("op_kernels: unknown op kind");
 }

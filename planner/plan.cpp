@@ -25,6 +25,21 @@ std::size_t Plan::loss_op() const {
   throw std::logic_error("plan has no loss op");
 }
 
+namespace {
+
+// Assigns the offsets of the buffers of one side and returns that arena's size.
+std::size_t lay_out(Plan& plan, ArenaSide side, std::string* strategy) {
+  std::vector<BufferId> ids;
+  const std::vector<UsageRecord> records = usage_records(plan, side, &ids);
+  if (records.empty()) return 0;
+  const ArenaLayout layout = assign_offsets(records);
+  for (std::size_t i = 0; i < ids.size(); ++i) plan.buffers[ids[i]].offset = layout.offsets[i];
+  if (strategy) *strategy = layout.strategy;
+  return layout.arena_bytes;
+}
+
+}  // namespace
+
 void finalize_plan(Plan& plan, Offsets offsets) {
   compute_lifetimes(plan);
   std::size_t total = 0;
@@ -38,19 +53,20 @@ void finalize_plan(Plan& plan, Offsets offsets) {
   plan.activation_peak_bytes =
       peak(live_bytes_per_op(plan, [](const Buffer& buffer) { return counts_as_activation(buffer.kind); }));
 
+  plan.host_live_bytes = live_bytes_per_op(plan, {}, ArenaSide::host);
   if (offsets == Offsets::assign) {
-    const ArenaLayout layout = assign_offsets(usage_records(plan));
-    for (std::size_t id = 0; id < plan.buffers.size(); ++id) plan.buffers[id].offset = layout.offsets[id];
-    plan.arena_bytes = layout.arena_bytes;
-    plan.layout_strategy = layout.strategy;
+    plan.arena_bytes = lay_out(plan, ArenaSide::device, &plan.layout_strategy);
+    plan.host_arena_bytes = lay_out(plan, ArenaSide::host, nullptr);
   } else {
     for (Buffer& buffer : plan.buffers) buffer.offset = 0;
     plan.arena_bytes = plan.live_peak_bytes;
+    plan.host_arena_bytes = peak(plan.host_live_bytes);
     plan.layout_strategy = "not assigned (measured only)";
   }
 
   plan.breakdown = {};
   for (const Buffer& buffer : plan.buffers) {
+    if (buffer.host) continue;  // the breakdown is the device arena's
     KindTotals& totals = plan.breakdown[static_cast<std::size_t>(buffer.kind)];
     ++totals.buffers;
     totals.total_bytes += buffer.footprint;
@@ -60,6 +76,10 @@ void finalize_plan(Plan& plan, Offsets offsets) {
         plan, [kind](const Buffer& buffer) { return static_cast<std::size_t>(buffer.kind) == kind; }));
 
   const std::size_t loss = plan.loss_op();
+  // An offloaded output survives the forward pass too, in the host arena.
+  std::vector<bool> offloaded(plan.buffers.size(), false);
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::offload) offloaded[op.input] = true;
   plan.checkpoints.clear();
   plan.recomputed_forwards = 0;
   plan.recompute_flops = 0;
@@ -69,7 +89,7 @@ void finalize_plan(Plan& plan, Offsets offsets) {
       plan.recompute_flops += plan.chain.layers[static_cast<std::size_t>(op.layer)].forward_flops;
     }
     if (op.kind == OpKind::forward && static_cast<std::size_t>(op.layer) + 1 < plan.chain.size() &&
-        plan.buffers[op.output].last_op > loss)
+        (plan.buffers[op.output].last_op > loss || offloaded[op.output]))
       plan.checkpoints.push_back(static_cast<std::size_t>(op.layer));
   }
   plan.forward_flops = 0;

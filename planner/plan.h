@@ -51,17 +51,27 @@ struct Buffer {
   std::size_t last_op = 0;
   bool persistent = false;    // alive across steps: parameters, optimizer state, data, ...
   int layer = -1;             // the chain layer it belongs to, -1 for none
+  // In the host arena (an offloaded copy: plan.host_arena_bytes, offset in that arena) rather
+  // than the device arena; counted in neither live_bytes nor the breakdown.
+  bool host = false;
 };
 
-enum class OpKind { forward, recompute, loss, backward, update };
+// offload and prefetch run on the copy stream (planner/copy_ops.h), every other kind on the
+// compute stream.
+enum class OpKind { forward, recompute, loss, backward, update, offload, prefetch };
 inline constexpr EnumName<OpKind> kOpKindNames[] = {{OpKind::forward, "forward"},
                                                    {OpKind::recompute, "recompute"},
                                                    {OpKind::loss, "loss"},
                                                    {OpKind::backward, "backward"},
-                                                   {OpKind::update, "update"}};
+                                                   {OpKind::update, "update"},
+                                                   {OpKind::offload, "offload"},
+                                                   {OpKind::prefetch, "prefetch"}};
 constexpr std::size_t kOpKindCount = count_of(kOpKindNames);
-static_assert(names_in_order(kOpKindNames) && kOpKindCount == 1 + int(OpKind::update));
+static_assert(names_in_order(kOpKindNames) && kOpKindCount == 1 + int(OpKind::prefetch));
 constexpr const char* to_string(OpKind kind) { return name_of(kOpKindNames, kind); }
+constexpr bool is_copy(OpKind kind) { return kind == OpKind::offload || kind == OpKind::prefetch; }
+
+constexpr std::size_t kNoOp = std::numeric_limits<std::size_t>::max();
 
 struct Op {
   OpKind kind = OpKind::forward;
@@ -80,6 +90,8 @@ struct Op {
   //                      to grad_output in place: grad_input == grad_output (the residual's)
   //   update:            layer -1: every parameter from the whole-step `gradients` buffer;
   //                      layer i: layer i's parameters from its own `gradients` buffer
+  //   offload:           input (a device buffer) -> output (its host copy), on the copy stream
+  //   prefetch:          input (a host copy) -> output (a new device instance), on the copy stream
   BufferId input = kNoBuffer;
   BufferId output = kNoBuffer;
   BufferId pre = kNoBuffer;
@@ -101,6 +113,11 @@ struct Op {
   std::vector<BufferId> reads;   // every buffer the op reads, persistent ones included
   std::vector<BufferId> writes;  // every buffer the op writes
   double predicted_ms = 0;       // its kernels priced by the device profile (planner/step_time.h)
+  // offload and prefetch: the events ordering the copy stream against the compute stream. The
+  // copy starts after compute op `wait_for_op` (the last compute op issued before it; kNoOp:
+  // none) and compute op `waited_by_op` starts after the copy (kNoOp: the end of the step).
+  std::size_t wait_for_op = kNoOp;
+  std::size_t waited_by_op = kNoOp;
 };
 
 // The buffers every step uses, whatever the schedule (kNoBuffer where not needed).
@@ -137,6 +154,8 @@ struct Plan {
 
   std::vector<std::size_t> live_bytes;  // per op: sum of the footprints of live buffers
   std::size_t arena_bytes = 0;          // the one allocation
+  std::vector<std::size_t> host_live_bytes;  // per op: the same for the host buffers (offloaded copies)
+  std::size_t host_arena_bytes = 0;     // the host arena (pinned on CUDA); 0 when nothing is offloaded
   std::size_t live_peak_bytes = 0;      // lower bound for arena_bytes: max of live_bytes
   std::size_t activation_peak_bytes = 0;
   std::string layout_strategy;          // which offset assignment produced arena_bytes
@@ -145,6 +164,8 @@ struct Plan {
   std::size_t recompute_flops = 0;
   std::size_t forward_flops = 0;        // one forward pass of the whole chain
   double predicted_step_ms = 0;         // planner/step_time.h: the ops and the batch loads of a step
+  double predicted_copy_ms = 0;         // of which on the copy stream (offload, prefetch), hidden or not
+  double predicted_stall_ms = 0;        // the compute stream waiting for copies: their exposed time
   std::string profile_name;             // the device profile the prediction comes from
   std::array<KindTotals, kBufferKindCount> breakdown{};
 

@@ -73,6 +73,15 @@ std::string format_ms(double ms) {
   return text;
 }
 
+// For a copy op: its buffers and the compute ops ordered around it.
+std::string copy_events(const Plan& plan, std::size_t index) {
+  const Op& op = plan.ops[index];
+  if (!is_copy(op.kind)) return "";
+  auto op_name = [](std::size_t i) { return i == kNoOp ? std::string("-") : "op " + std::to_string(i); };
+  return "  " + plan.buffers[op.input].name + " -> " + plan.buffers[op.output].name + "; after " +
+         op_name(op.wait_for_op) + ", before " + (op.waited_by_op == kNoOp ? "the step's end" : op_name(op.waited_by_op));
+}
+
 double predicted_ms(const Plan& plan, std::size_t begin, std::size_t end) {
   double ms = 0;
   for (std::size_t i = begin; i < end; ++i) ms += plan.ops[i].predicted_ms;
@@ -100,8 +109,9 @@ std::string format_segments(const Plan& plan) {
   std::size_t i = 0;
   std::vector<std::size_t> forward;
   std::size_t fullest = 0;
-  for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) {
-    forward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+  // Copies belong to the phase they are issued in.
+  for (; i < plan.ops.size() && (plan.ops[i].kind == OpKind::forward || is_copy(plan.ops[i].kind)); ++i) {
+    if (plan.ops[i].kind == OpKind::forward) forward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
     fullest = fuller(fullest, i);
   }
   line("forward", "layers " + format_layer_ranges(forward) + "; keeps " + format_layer_ranges(plan.checkpoints),
@@ -117,12 +127,12 @@ std::string format_segments(const Plan& plan) {
     const std::size_t begin = i;
     std::vector<std::size_t> recomputed, backward;
     fullest = i;
-    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::recompute; ++i) {
-      recomputed.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+    for (; i < plan.ops.size() && (plan.ops[i].kind == OpKind::recompute || is_copy(plan.ops[i].kind)); ++i) {
+      if (plan.ops[i].kind == OpKind::recompute) recomputed.push_back(static_cast<std::size_t>(plan.ops[i].layer));
       fullest = fuller(fullest, i);
     }
     // Backward ops, each with the update of its layer where the plan updates per layer.
-    for (; i < plan.ops.size() && (plan.ops[i].kind == OpKind::backward ||
+    for (; i < plan.ops.size() && (plan.ops[i].kind == OpKind::backward || is_copy(plan.ops[i].kind) ||
                                    (plan.ops[i].kind == OpKind::update && plan.ops[i].layer >= 0));
          ++i) {
       if (plan.ops[i].kind == OpKind::backward) backward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
@@ -149,10 +159,22 @@ std::string format_ops(const Plan& plan) {
         << pad_left(op.layer < 0 ? "-" : std::to_string(op.layer), 6) << pad_left(format_bytes(live), 14)
         << pad_left(format_bytes(part), 14) << pad_left(format_ms(op.predicted_ms), 12) << "  "
         << format_bar(live - part, part, peak, kBarWidth)
-        << (live == peak ? "  <- peak" : "") << "\n";
+        << (live == peak ? "  <- peak" : "") << copy_events(plan, i) << "\n";
   }
   return out.str();
 }
+
+namespace {
+
+std::vector<std::size_t> offloaded_layers(const Plan& plan) {
+  std::vector<std::size_t> layers;
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::offload && (layers.empty() || layers.back() != static_cast<std::size_t>(op.layer)))
+      layers.push_back(static_cast<std::size_t>(op.layer));
+  return layers;
+}
+
+}  // namespace
 
 std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
   std::ostringstream out;
@@ -175,8 +197,14 @@ std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
     out << ", gap " << format_bytes(plan.arena_bytes - plan.live_peak_bytes) << " ("
         << format_percent(plan.arena_bytes - plan.live_peak_bytes, plan.live_peak_bytes) << ")";
   out << " [" << plan.layout_strategy << "]\n";
+  if (plan.host_arena_bytes > 0)
+    out << "  host arena      " << format_bytes(plan.host_arena_bytes) << " (" << plan.host_arena_bytes
+        << " B): the offloaded copies of layers " << format_layer_ranges(offloaded_layers(plan)) << "\n";
   out << "  step time       " << format_ms(plan.predicted_step_ms) << " predicted (profile: " << plan.profile_name
       << ")\n";
+  if (plan.predicted_copy_ms > 0)
+    out << "  copy stream     " << format_ms(plan.predicted_copy_ms) << " of offloads and prefetches, "
+        << format_ms(plan.predicted_stall_ms) << " of it exposed (compute waiting)\n";
   return out.str();
 }
 
@@ -223,6 +251,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
                        {"last_op", buffer.last_op},
                        {"persistent", buffer.persistent},
                        {"layer", buffer.layer}});
+    if (buffer.host) buffers.back()["host"] = true;
   }
   nlohmann::json ops = nlohmann::json::array();
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
@@ -234,6 +263,12 @@ nlohmann::json plan_to_json(const Plan& plan) {
                    {"writes", op.writes},
                    {"live_bytes", plan.live_bytes[i]},
                    {"predicted_ms", op.predicted_ms}});
+    if (plan.host_arena_bytes > 0) ops.back()["host_live_bytes"] = plan.host_live_bytes[i];
+    if (is_copy(op.kind)) {
+      auto event = [](std::size_t i) { return i == kNoOp ? nlohmann::json() : nlohmann::json(i); };
+      ops.back()["wait_for_op"] = event(op.wait_for_op);
+      ops.back()["waited_by_op"] = event(op.waited_by_op);
+    }
   }
   return {
       {"name", plan.name},
@@ -247,6 +282,9 @@ nlohmann::json plan_to_json(const Plan& plan) {
       {"activation_peak_bytes", plan.activation_peak_bytes},
       {"live_peak_bytes", plan.live_peak_bytes},
       {"arena_gap_bytes", plan.arena_bytes - plan.live_peak_bytes},
+      {"host_arena_bytes", plan.host_arena_bytes},
+      {"predicted_copy_ms", plan.predicted_copy_ms},
+      {"predicted_stall_ms", plan.predicted_stall_ms},
       {"layout_strategy", plan.layout_strategy},
       {"alignment_bytes", kArenaAlignment},
       {"predicted_step_ms", plan.predicted_step_ms},

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "planner/copy_ops.h"
 #include "planner/errors.h"
 #include "planner/units.h"
 
@@ -67,7 +68,10 @@ ScheduleBuilder::ScheduleBuilder(const Chain& chain, const ModelSpec& model, con
       output_copies_(chain.size(), 0),
       pre_copies_(chain.size(), 0),
       stats_copies_(chain.size(), 0),
-      scratch_copies_(chain.size(), 0) {
+      scratch_copies_(chain.size(), 0),
+      host_output_(chain.size(), kNoBuffer),
+      host_pre_(chain.size(), kNoBuffer),
+      host_stats_(chain.size(), kNoBuffer) {
   plan_.model = model;
   plan_.context = context;
   plan_.chain = chain;
@@ -294,9 +298,55 @@ void ScheduleBuilder::add_update_op(int layer, BufferId gradients) {
   }
 }
 
+struct ScheduleBuilder::TensorSlot {
+  const char* prefix;  // the device instances' name, as forward() names them
+  std::vector<BufferId>& device;
+  std::vector<BufferId>& host;
+  std::vector<int>& copies;
+};
+
+std::vector<ScheduleBuilder::TensorSlot> ScheduleBuilder::tensor_slots() {
+  return {{"act", output_, host_output_, output_copies_},
+          {"pre", pre_, host_pre_, pre_copies_},
+          {"stats", stats_, host_stats_, stats_copies_}};
+}
+
+void ScheduleBuilder::offload(std::size_t layer) { move_layer(layer, OpKind::offload); }
+void ScheduleBuilder::prefetch(std::size_t layer) { move_layer(layer, OpKind::prefetch); }
+
+// One copy op per tensor of the layer on the side it leaves: to a new host buffer (offload) or
+// a new device instance (prefetch); the tensor is then only on the other side.
+void ScheduleBuilder::move_layer(std::size_t layer, OpKind kind) {
+  if (layer >= plan_.chain.size()) throw std::logic_error("ScheduleBuilder: no layer " + std::to_string(layer));
+  const bool to_host = kind == OpKind::offload;
+  bool moved = false;
+  for (TensorSlot& slot : tensor_slots()) {
+    std::vector<BufferId>& from = to_host ? slot.device : slot.host;
+    std::vector<BufferId>& to = to_host ? slot.host : slot.device;
+    const BufferId source = from[layer];
+    if (source == kNoBuffer) continue;
+    const Buffer tensor = plan_.buffers[source];  // a copy: adding a buffer moves the others
+    const BufferId destination =
+        to_host ? add_buffer("host." + tensor.name, tensor.kind, tensor.bytes, false, static_cast<int>(layer))
+                : add_op_buffer_for_layer(slot.prefix, layer, tensor.kind, tensor.bytes, slot.copies);
+    plan_.buffers[destination].host = to_host;
+    Op& op = add_op(kind, static_cast<int>(layer));
+    op.input = source;
+    op.output = destination;
+    op.reads = {source};
+    op.writes = {destination};
+    to[layer] = destination;
+    from[layer] = kNoBuffer;
+    moved = true;
+  }
+  if (!moved)
+    throw std::logic_error(std::string(to_string(kind)) + " of layer " + std::to_string(layer) + " with nothing to move");
+}
+
 Plan ScheduleBuilder::finish(std::string name, std::string description, Offsets offsets) {
   plan_.name = std::move(name);
   plan_.description = std::move(description);
+  link_copy_events(plan_);
   finalize_plan(plan_, offsets);
   return std::move(plan_);
 }
@@ -311,6 +361,8 @@ Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContex
       case OpKind::recompute: builder.forward(call.layer, call.kind, call.keep_tape); break;
       case OpKind::loss: builder.loss(); break;
       case OpKind::backward: builder.backward(call.layer); break;
+      case OpKind::offload: builder.offload(call.layer); break;
+      case OpKind::prefetch: builder.prefetch(call.layer); break;
       case OpKind::update: throw std::logic_error("build_schedule: the update is added after the calls");
     }
   }

@@ -46,6 +46,12 @@ class ScheduleBuilder {
   void backward(std::size_t layer);
   // The update of all parameters (single_update); nothing with per-layer updates.
   void update();
+  // Copies the latest device instances of the layer's output and kept tape to new host buffers
+  // (one offload op each); the device instances die once copied and the layer's tensors are
+  // away: reading them before prefetch(layer) throws std::logic_error.
+  void offload(std::size_t layer);
+  // Copies the layer's offloaded tensors back into new device instances (one prefetch op each).
+  void prefetch(std::size_t layer);
 
   // Whether backward(layer) could run now without recomputing anything.
   bool can_backward(std::size_t layer) const;
@@ -61,6 +67,9 @@ class ScheduleBuilder {
   void backward_block(std::size_t layer, BufferId gradients);
   Op& add_op(OpKind kind, int layer);
   void add_update_op(int layer, BufferId gradients);
+  struct TensorSlot;  // one of a layer's kept tensors: output, pre or stats
+  std::vector<TensorSlot> tensor_slots();
+  void move_layer(std::size_t layer, OpKind kind);
 
   Plan plan_;
   std::vector<BufferId> output_;       // latest instance of each layer's output
@@ -68,11 +77,12 @@ class ScheduleBuilder {
   std::vector<BufferId> stats_;        // latest instance of each block's kept LayerNorm statistics
   std::vector<BufferId> grad_output_;  // gradient of each layer's output, once the loss exists
   std::vector<int> output_copies_, pre_copies_, stats_copies_, scratch_copies_;
+  std::vector<BufferId> host_output_, host_pre_, host_stats_;  // the offloaded copies, while away
 };
 
 // One ScheduleBuilder decision. A schedule is its list of calls (the final update is implied).
 struct ScheduleCall {
-  OpKind kind = OpKind::forward;  // forward, recompute, loss or backward
+  OpKind kind = OpKind::forward;  // forward, recompute, loss, backward, offload or prefetch
   std::size_t layer = 0;          // unused for loss
   bool keep_tape = false;          // forward/recompute: keep the tape (see ScheduleBuilder::forward)
 };

@@ -17,6 +17,8 @@ namespace egc {
 
 enum class DeviceKind { cpu, cuda, simulated };
 
+enum class CopyDirection { to_host, to_device };
+
 using math::DropoutMask;
 
 struct SgdSettings {
@@ -55,6 +57,26 @@ class Backend {
   virtual void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) = 0;
   virtual void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) = 0;
   virtual void synchronize() = 0;
+
+  // The plan's copy stream (offload and prefetch ops, planner/copy_ops.h). copy_async: a copy
+  // that starts once every call made so far has finished and may run beside the calls made after
+  // it; `ticket` (the op's index) names it until the next copy with that ticket. wait_copy: the
+  // calls made after it start once copy `ticket` has finished. Copies run in the order they
+  // were made. The default is a synchronous copy with nothing to wait for.
+  virtual void copy_async(std::size_t ticket, void* destination, const void* source, std::size_t bytes,
+                          CopyDirection direction) {
+    (void)ticket;
+    if (direction == CopyDirection::to_host)
+      copy_to_host(destination, source, bytes);
+    else
+      copy_to_device(destination, source, bytes);
+  }
+  virtual void wait_copy(std::size_t ticket) { (void)ticket; }
+  // Host memory for the plan's host arena (pinned on CUDA, so that copies run asynchronously),
+  // counted apart from allocate()'s: throws like allocate() when memory is short.
+  virtual void* allocate_host(std::size_t bytes) = 0;
+  virtual void release_host(void* pointer) noexcept = 0;
+  virtual std::size_t host_allocated_bytes() const = 0;
   // Bytes currently held through allocate(), and the most ever held at once: the backend's
   // own count of what it was asked for (the exact host measurement).
   virtual std::size_t allocated_bytes() const = 0;

@@ -27,19 +27,28 @@ void CpuBackend::bind_workspace(void* workspace, std::size_t bytes) {
   transpose_scratch_floats_ = bytes / sizeof(float);
 }
 
-void* CpuBackend::allocate(std::size_t bytes) {
+namespace {
+
+void* allocate_counted(AllocationLedger& ledger, std::size_t bytes) {
   // aligned_alloc wants a multiple of the alignment: the buffer's footprint.
   void* pointer = std::aligned_alloc(kArenaAlignment, std::max(footprint_of(bytes), kArenaAlignment));
   if (!pointer) throw std::runtime_error("host allocation of " + std::to_string(bytes) + " bytes failed");
-  ledger_.record(pointer, bytes);
+  ledger.record(pointer, bytes);
   return pointer;
 }
 
-void CpuBackend::release(void* pointer) noexcept {
+void release_counted(AllocationLedger& ledger, void* pointer) noexcept {
   if (!pointer) return;
-  ledger_.forget(pointer);
+  ledger.forget(pointer);
   std::free(pointer);
 }
+
+}  // namespace
+
+void* CpuBackend::allocate(std::size_t bytes) { return allocate_counted(ledger_, bytes); }
+void CpuBackend::release(void* pointer) noexcept { release_counted(ledger_, pointer); }
+void* CpuBackend::allocate_host(std::size_t bytes) { return allocate_counted(host_ledger_, bytes); }
+void CpuBackend::release_host(void* pointer) noexcept { release_counted(host_ledger_, pointer); }
 
 void CpuBackend::copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) {
   std::memcpy(device_destination, host_source, bytes);

@@ -21,6 +21,9 @@ class CpuBackend final : public Backend {
   void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) override;
   void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) override;
   void synchronize() override {}
+  void* allocate_host(std::size_t bytes) override;
+  void release_host(void* pointer) noexcept override;
+  std::size_t host_allocated_bytes() const override { return host_ledger_.current_bytes(); }
   std::size_t allocated_bytes() const override { return ledger_.current_bytes(); }
   std::size_t peak_allocated_bytes() const override { return ledger_.peak_bytes(); }
   void reset_peak_allocated_bytes() override { ledger_.reset_peak(); }
@@ -56,6 +59,7 @@ class CpuBackend final : public Backend {
 
  private:
   AllocationLedger ledger_;
+  AllocationLedger host_ledger_;  // the host arena's allocations, apart from the "device" memory
   float* transpose_scratch_ = nullptr;  // the workspace: one transposed weight matrix
   std::size_t transpose_scratch_floats_ = 0;
 };

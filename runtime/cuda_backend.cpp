@@ -1,4 +1,5 @@
-// CudaBackend: the Backend on one CUDA device. One stream and one cuBLAS handle for every op,
+// CudaBackend: the Backend on one CUDA device. One stream and one cuBLAS handle for every op (and
+// a second stream for the plan's offload and prefetch copies, ordered by events),
 // the kernels of kernels/, device memory from cudaMalloc (counted), scratch from the plan's
 // workspace buffer. Host code only: the device code lives in kernels/.
 #include "runtime/cuda_backend.h"
@@ -29,6 +30,7 @@
 #include "planner/units.h"
 #include "runtime/activation_code.h"
 #include "runtime/allocation_ledger.h"
+#include "runtime/copy_events.h"
 #include "planner/gemm_shapes.h"
 #include "runtime/gemm_mapping.h"
 
@@ -71,6 +73,16 @@ std::size_t cublas_workspace_bytes_for(int compute_major) {
 struct StreamDeleter {
   void operator()(cudaStream_t stream) const noexcept { EGC_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream)); }
 };
+struct EventCreator {
+  cudaEvent_t operator()() const {
+    cudaEvent_t event = nullptr;
+    EGC_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    return event;
+  }
+};
+struct EventDeleter {
+  void operator()(cudaEvent_t event) const noexcept { EGC_CUDA_CHECK_NOTHROW(cudaEventDestroy(event)); }
+};
 struct CublasDeleter {
   void operator()(cublasHandle_t handle) const noexcept { EGC_CUDA_CHECK_NOTHROW(cublasDestroy(handle)); }
 };
@@ -89,7 +101,16 @@ class CudaBackend final : public Backend {
   void release(void* pointer) noexcept override;
   void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) override;
   void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) override;
-  void synchronize() override { EGC_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+  void synchronize() override {
+    EGC_CUDA_CHECK(cudaStreamSynchronize(copy_stream_.get()));
+    EGC_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  }
+  void copy_async(std::size_t ticket, void* destination, const void* source, std::size_t bytes,
+                  CopyDirection direction) override;
+  void wait_copy(std::size_t ticket) override;
+  void* allocate_host(std::size_t bytes) override;
+  void release_host(void* pointer) noexcept override;
+  std::size_t host_allocated_bytes() const override { return host_ledger_.current_bytes(); }
   std::size_t allocated_bytes() const override { return ledger_.current_bytes(); }
   std::size_t peak_allocated_bytes() const override { return ledger_.peak_bytes(); }
   void reset_peak_allocated_bytes() override { ledger_.reset_peak(); }
@@ -132,6 +153,10 @@ class CudaBackend final : public Backend {
 
   std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDeleter> stream_;
   std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDeleter> cublas_;
+  std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDeleter> copy_stream_;
+  // Recorded on the compute stream before each copy, which the copy stream waits for.
+  std::unique_ptr<std::remove_pointer_t<cudaEvent_t>, EventDeleter> compute_done_;
+  TicketEvents<cudaEvent_t, EventCreator, EventDeleter> copy_done_{EventCreator{}, EventDeleter{}};
   std::string description_;
   std::size_t cublas_workspace_bytes_ = 0;
   void* cublas_workspace_ = nullptr;  // the first cublas_workspace_bytes_ of the plan's workspace
@@ -139,6 +164,7 @@ class CudaBackend final : public Backend {
   std::size_t scratch_bytes_ = 0;
   bool warming_up_ = false;
   AllocationLedger ledger_;
+  AllocationLedger host_ledger_;  // pinned host memory (cudaHostAlloc) for the host arena
 };
 
 CudaBackend::CudaBackend(const BackendOptions& options) {
@@ -157,6 +183,9 @@ CudaBackend::CudaBackend(const BackendOptions& options) {
   cudaStream_t stream = nullptr;
   EGC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   stream_.reset(stream);
+  EGC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  copy_stream_.reset(stream);
+  compute_done_.reset(EventCreator{}());
   cublasHandle_t handle = nullptr;
   EGC_CUDA_CHECK(cublasCreate(&handle));
   cublas_.reset(handle);
@@ -267,6 +296,42 @@ void CudaBackend::copy_to_host(void* host_destination, const void* device_source
   if (bytes == 0) return;
   EGC_CUDA_CHECK(cudaMemcpyAsync(host_destination, device_source, bytes, cudaMemcpyDeviceToHost, stream()));
   EGC_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
+
+// The copy starts once the compute stream has reached this point (compute_done_), runs on the
+// copy stream beside later compute, and records its ticket's event for wait_copy.
+void CudaBackend::copy_async(std::size_t ticket, void* destination, const void* source, std::size_t bytes,
+                             CopyDirection direction) {
+  EGC_CUDA_CHECK(cudaEventRecord(compute_done_.get(), stream()));
+  EGC_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_.get(), compute_done_.get(), 0));
+  if (bytes > 0)
+    EGC_CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes,
+                                   direction == CopyDirection::to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
+                                   copy_stream_.get()));
+  EGC_CUDA_CHECK(cudaEventRecord(copy_done_.for_copy(ticket), copy_stream_.get()));
+}
+
+void CudaBackend::wait_copy(std::size_t ticket) {
+  EGC_CUDA_CHECK(cudaStreamWaitEvent(stream(), copy_done_.for_wait(ticket), 0));
+}
+
+// Pinned, so that cudaMemcpyAsync copies without staging and overlaps the compute stream.
+void* CudaBackend::allocate_host(std::size_t bytes) {
+  void* pointer = nullptr;
+  const cudaError_t status = cudaHostAlloc(&pointer, std::max<std::size_t>(bytes, 1), cudaHostAllocDefault);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw std::runtime_error("cudaHostAlloc of " + std::to_string(bytes) + " bytes (" + format_bytes(bytes) +
+                             ") of pinned host memory for the host arena failed: " + cudaGetErrorString(status));
+  }
+  host_ledger_.record(pointer, bytes);
+  return pointer;
+}
+
+void CudaBackend::release_host(void* pointer) noexcept {
+  if (!pointer) return;
+  host_ledger_.forget(pointer);
+  EGC_CUDA_CHECK_NOTHROW(cudaFreeHost(pointer));
 }
 
 std::optional<std::size_t> CudaBackend::device_free_bytes() {

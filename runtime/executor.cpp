@@ -1,6 +1,7 @@
 // Executor: op -> backend calls.
 #include "runtime/executor.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace egc {
@@ -12,12 +13,24 @@ Executor::Executor(const Plan& plan, Backend& backend, StepMemory& memory, const
   // With one update of all parameters (single_update) it runs once after every micro-batch.
   end_of_micro_batch_ = plan.context.single_update ? plan.ops.size() - 1 : plan.ops.size();
   loss_op_ = plan.loss_op();
+  copy_waits_.resize(plan.ops.size() + 1);
+  for (std::size_t i = 0; i < plan.ops.size(); ++i)
+    if (is_copy(plan.ops[i].kind))
+      copy_waits_[std::min(plan.ops[i].waited_by_op, plan.ops.size())].push_back(i);
+  // A final update of all parameters runs after the micro-batches: whatever it would wait for,
+  // the end of each micro-batch waits for already.
+  if (end_of_micro_batch_ < plan.ops.size()) {
+    std::vector<std::size_t>& last = copy_waits_[end_of_micro_batch_];
+    copy_waits_.back().insert(copy_waits_.back().end(), last.begin(), last.end());
+    last.clear();
+  }
 }
 
 void Executor::run_micro_batch(const MicroBatch& batch, std::size_t step) {
   if (batch.accumulate && end_of_micro_batch_ == plan_.ops.size())
     throw std::logic_error("executor: accumulating micro-batches needs a plan with one final update");
   for (std::size_t op = 0; op < end_of_micro_batch_; ++op) run_op(op, batch, step);
+  for (std::size_t copy : copy_waits_.back()) backend_.wait_copy(copy);
 }
 
 void Executor::run_update(std::size_t step) {
@@ -29,12 +42,17 @@ void Executor::run_forward_and_loss(std::size_t rows) {
   batch.rows = rows;
   batch.training = false;
   for (std::size_t op = 0; op <= loss_op_; ++op)
-    if (plan_.ops[op].kind != OpKind::recompute) run_op(op, batch, 0);
+    if (plan_.ops[op].kind != OpKind::recompute && !is_copy(plan_.ops[op].kind)) run_op(op, batch, 0);
   memory_.release_transients();
 }
 
 void Executor::gemm(const GemmShape& shape, const float* a, const float* b, float beta, float* c) {
   backend_.gemm(shape.transpose_a, shape.transpose_b, shape.m, shape.n, shape.k, a, b, beta, c);
+}
+
+void Executor::copy(std::size_t index, const Op& op) {
+  backend_.copy_async(index, memory_.pointer(op.output), memory_.pointer(op.input), plan_.buffers[op.input].bytes,
+                      op.kind == OpKind::offload ? CopyDirection::to_host : CopyDirection::to_device);
 }
 
 DropoutMask Executor::dropout_of(const Layer& layer, const MicroBatch& batch, std::size_t step) const {
@@ -46,6 +64,7 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
   const Op& op = plan_.ops[index];
   memory_.before_op(index);
   if (hook_) hook_(index, false);
+  for (std::size_t copy : copy_waits_[index]) backend_.wait_copy(copy);
   const StepBuffers& s = plan_.step;
   switch (op.kind) {
     case OpKind::forward:
@@ -69,6 +88,8 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
                           memory_.floats(op.output), batch.rows, plan_.chain.out_features, batch.loss_scale);
       break;
     case OpKind::update: update(op, step); break;
+    case OpKind::offload:
+    case OpKind::prefetch: copy(index, op); break;
   }
   if (hook_) hook_(index, true);
   memory_.after_op(index);

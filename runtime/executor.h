@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "planner/plan.h"
 #include "runtime/backend.h"
@@ -61,6 +62,7 @@ class Executor {
   void update(const Op& op, std::size_t step);
   DropoutMask dropout_of(const Layer& layer, const MicroBatch& batch, std::size_t step) const;
   void gemm(const GemmShape& shape, const float* a, const float* b, float beta, float* c);
+  void copy(std::size_t index, const Op& op);
 
   const Plan& plan_;
   Backend& backend_;
@@ -69,6 +71,9 @@ class Executor {
   OpHook hook_;
   std::size_t end_of_micro_batch_ = 0;  // ops [0, end) run per micro-batch; a final update follows
   std::size_t loss_op_ = 0;
+  // Per op: the copies (by op index) it waits for, as the plan's events state; the last entry
+  // (one past the ops) holds the copies nothing in the step waits for, waited at its end.
+  std::vector<std::vector<std::size_t>> copy_waits_;
 };
 
 }  // namespace egc

@@ -26,6 +26,14 @@ class ForwardingBackend : public Backend {
     inner_.copy_to_host(destination, source, bytes);
   }
   void synchronize() override { inner_.synchronize(); }
+  void copy_async(std::size_t ticket, void* destination, const void* source, std::size_t bytes,
+                  CopyDirection direction) override {
+    inner_.copy_async(ticket, destination, source, bytes, direction);
+  }
+  void wait_copy(std::size_t ticket) override { inner_.wait_copy(ticket); }
+  void* allocate_host(std::size_t bytes) override { return inner_.allocate_host(bytes); }
+  void release_host(void* pointer) noexcept override { inner_.release_host(pointer); }
+  std::size_t host_allocated_bytes() const override { return inner_.host_allocated_bytes(); }
   std::size_t allocated_bytes() const override { return inner_.allocated_bytes(); }
   std::size_t peak_allocated_bytes() const override { return inner_.peak_allocated_bytes(); }
   void reset_peak_allocated_bytes() override { inner_.reset_peak_allocated_bytes(); }

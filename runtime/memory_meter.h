@@ -18,6 +18,7 @@ struct MemorySample {
   std::size_t op = 0;
   bool after = false;  // taken after the op ran (else before)
   std::size_t bytes = 0;
+  std::size_t host_bytes = 0;  // the host arena's memory then (Backend::host_allocated_bytes)
 };
 
 struct MeasuredMemory {
@@ -36,6 +37,7 @@ struct MeasuredMemory {
   std::optional<std::size_t> baseline_free_bytes;  // device: free memory before the arena
   std::size_t samples = 0;
   std::vector<MemorySample> timeline;  // the samples of the recorded step, in op order
+  std::size_t host_peak_bytes = 0;     // the most the host arena held at a sample (offloading plans)
 };
 
 class MemoryMeter {
@@ -54,10 +56,13 @@ class MemoryMeter {
 
  private:
   std::size_t used_now();
+  std::size_t host_used_now();
 
   Backend& backend_;
   bool device_ = false;
   std::size_t baseline_ = 0;  // device: free bytes; host: allocated bytes
+  std::size_t host_baseline_ = 0;  // Backend::host_allocated_bytes before the step memory
+  std::size_t host_peak_ = 0;
   std::size_t setup_used_ = 0;
   std::size_t peak_used_ = 0;
   std::size_t samples_ = 0;

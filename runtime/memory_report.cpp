@@ -22,7 +22,7 @@ ByteRange planned_transient_peak(const Plan& plan, std::size_t granularity) {
   std::vector<ByteRange> change(plan.ops.size() + 1);
   std::vector<std::size_t> removed_low(plan.ops.size() + 1), removed_high(plan.ops.size() + 1);
   for (const Buffer& buffer : plan.buffers) {
-    if (buffer.persistent) continue;
+    if (buffer.persistent || buffer.host) continue;  // the host arena has its own check
     const ByteRange bytes = device_bytes(buffer.footprint, granularity);
     change[buffer.first_op].low += bytes.low;
     change[buffer.first_op].high += bytes.high;
@@ -57,6 +57,13 @@ MemoryVerdict memory_verdict(const Plan& plan, const MeasuredMemory& measured, s
       verdict.checks.push_back({"activation peak", {plan.activation_peak_bytes, plan.activation_peak_bytes},
                                 measured.activation_peak_bytes});
   }
+  // The host arena is counted exactly on every backend (its allocations are the backend's own);
+  // per-buffer mode holds at most the host live peak, which the arena's size is.
+  if (plan.host_arena_bytes > 0) {
+    const std::size_t host_peak = *std::max_element(plan.host_live_bytes.begin(), plan.host_live_bytes.end());
+    const std::size_t planned = measured.alloc == AllocMode::arena ? plan.host_arena_bytes : host_peak;
+    verdict.checks.push_back({"host arena", {planned, planned}, measured.host_peak_bytes});
+  }
   return verdict;
 }
 
@@ -89,9 +96,12 @@ nlohmann::json measured_to_json(const MeasuredMemory& measured) {
   if (measured.activation_peak_bytes) json["activation_peak_bytes"] = *measured.activation_peak_bytes;
   if (measured.arena_bytes) json["arena_bytes"] = *measured.arena_bytes;
   if (measured.baseline_free_bytes) json["baseline_free_bytes"] = *measured.baseline_free_bytes;
+  if (measured.host_peak_bytes > 0) json["host_peak_bytes"] = measured.host_peak_bytes;
   nlohmann::json timeline = nlohmann::json::array();
-  for (const MemorySample& sample : measured.timeline)
+  for (const MemorySample& sample : measured.timeline) {
     timeline.push_back({{"op", sample.op}, {"after", sample.after}, {"bytes", sample.bytes}});
+    if (measured.host_peak_bytes > 0) timeline.back()["host_bytes"] = sample.host_bytes;
+  }
   json["timeline"] = timeline;
   return json;
 }

@@ -51,6 +51,8 @@ struct MemoryVerdict {
 //                    allocation but one served from a chunk it already holds).
 //   per-buffer mode: the transient peak within planned_transient_peak; on the host also the
 //                    activation peak, counted by kind, exactly.
+//   offloading plans: the host arena's most held, exactly (host_arena_bytes in arena mode, the
+//                    host live peak per buffer).
 MemoryVerdict memory_verdict(const Plan& plan, const MeasuredMemory& measured, std::size_t granularity);
 
 // "within ... : PASS" and one line per check, for the printout.
@@ -58,7 +60,7 @@ std::string format_verdict(const MemoryVerdict& verdict);
 
 // measured -> JSON: method, alloc, peak_bytes, setup_bytes, transient_peak_bytes,
 // activation_peak_bytes and arena_bytes (null where not measured), samples, baseline_free_bytes
-// (on a device) and the timeline.
+// (on a device), host_peak_bytes (offloading plans) and the timeline.
 nlohmann::json measured_to_json(const MeasuredMemory& measured);
 nlohmann::json verdict_to_json(const MemoryVerdict& verdict);
 

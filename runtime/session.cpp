@@ -15,6 +15,7 @@ StepContext step_context(const ModelSpec& model, const Dataset& data, Backend& b
   context.single_update = options.single_update;
   context.micro_batches = options.micro_batches;
   context.profile = options.profile ? options.profile : default_profile(backend);
+  context.host_memory_bytes = options.host_memory.value_or(0);
   if (options.max_memory) {
     context.memory_limit_bytes = *options.max_memory;
     context.memory_limit_source = MemoryLimitSource::user;

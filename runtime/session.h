@@ -30,6 +30,8 @@ struct RunOptions {
   // The arena's limit: --max-memory as given; otherwise the device's free memory where the backend
   // reports one (planner/auto_plan.h keeps a margin below it), none on the host.
   std::optional<std::size_t> max_memory;
+  // The host arena's cap for offloaded activations (--host-memory); none: offloading off.
+  std::optional<std::size_t> host_memory;
   std::size_t micro_batches = 1;  // --accumulate: for the predicted step time
   // What the plan's times are predicted from (--profile; runtime/calibration.h choose_profile);
   // null: the backend's default profile.

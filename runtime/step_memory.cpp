@@ -27,19 +27,34 @@ class ArenaMemory final : public StepMemory {
   ArenaMemory(const Plan& plan, Backend& backend) : plan_(plan), backend_(backend) {
     // Bounds are checked in every build, as TFLite's arena does: a plan bug must not become a
     // silent out-of-bounds write.
-    for (const Buffer& buffer : plan.buffers)
-      if (buffer.offset > plan.arena_bytes || buffer.footprint > plan.arena_bytes - buffer.offset)
-        throw std::logic_error("arena: " + buffer.name + " lies outside the arena");
+    for (const Buffer& buffer : plan.buffers) {
+      const std::size_t arena = buffer.host ? plan.host_arena_bytes : plan.arena_bytes;
+      if (buffer.offset > arena || buffer.footprint > arena - buffer.offset)
+        throw std::logic_error("arena: " + buffer.name + " lies outside the " + (buffer.host ? "host " : "") + "arena");
+    }
     base_ = static_cast<std::byte*>(backend.allocate(plan.arena_bytes));
+    if (plan.host_arena_bytes > 0) {
+      try {
+        host_base_ = static_cast<std::byte*>(backend.allocate_host(plan.host_arena_bytes));
+      } catch (...) {
+        backend.release(base_);
+        throw;
+      }
+    }
     counted_.live = counted_.peak = plan.arena_bytes;
+    counted_.host_live = counted_.host_peak = plan.host_arena_bytes;
     bind_workspace(plan, backend, *this);
   }
-  ~ArenaMemory() override { backend_.release(base_); }
+  ~ArenaMemory() override {
+    backend_.release_host(host_base_);
+    backend_.release(base_);
+  }
   AllocMode mode() const override { return AllocMode::arena; }
   void* pointer(BufferId id) const override {
     // Every buffer lies inside the arena (checked once, the plan is const); only the id is left.
     if (id >= plan_.buffers.size()) throw std::logic_error("arena: no buffer " + std::to_string(id));
-    return base_ + plan_.buffers[id].offset;
+    const Buffer& buffer = plan_.buffers[id];
+    return (buffer.host ? host_base_ : base_) + buffer.offset;
   }
   void before_op(std::size_t) override {}
   void after_op(std::size_t) override {}
@@ -50,6 +65,7 @@ class ArenaMemory final : public StepMemory {
   const Plan& plan_;
   Backend& backend_;
   std::byte* base_ = nullptr;
+  std::byte* host_base_ = nullptr;
   CountedBytes counted_;
 };
 
@@ -70,7 +86,8 @@ class PerBufferMemory final : public StepMemory {
     bind_workspace(plan, backend, *this);
   }
   ~PerBufferMemory() override {
-    for (void* pointer : pointers_) backend_.release(pointer);
+    for (BufferId id = 0; id < pointers_.size(); ++id)
+      if (pointers_[id]) release(id);
   }
   AllocMode mode() const override { return AllocMode::per_buffer; }
   void* pointer(BufferId id) const override {
@@ -92,6 +109,12 @@ class PerBufferMemory final : public StepMemory {
  private:
   void acquire(BufferId id) {
     const Buffer& buffer = plan_.buffers[id];
+    if (buffer.host) {
+      pointers_[id] = backend_.allocate_host(buffer.footprint);
+      counted_.host_live += buffer.footprint;
+      counted_.host_peak = std::max(counted_.host_peak, counted_.host_live);
+      return;
+    }
     pointers_[id] = backend_.allocate(buffer.footprint);
     counted_.live += buffer.footprint;
     counted_.peak = std::max(counted_.peak, counted_.live);
@@ -102,8 +125,12 @@ class PerBufferMemory final : public StepMemory {
   }
   void release(BufferId id) {
     const Buffer& buffer = plan_.buffers[id];
-    backend_.release(pointers_[id]);
+    buffer.host ? backend_.release_host(pointers_[id]) : backend_.release(pointers_[id]);
     pointers_[id] = nullptr;
+    if (buffer.host) {
+      counted_.host_live -= buffer.footprint;
+      return;
+    }
     counted_.live -= buffer.footprint;
     if (counts_as_activation(buffer.kind)) counted_.activation_live -= buffer.footprint;
   }

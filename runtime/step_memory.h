@@ -1,5 +1,6 @@
 // StepMemory: where each buffer of the plan lives while the executor runs. Arena mode: one
-// allocation of plan.arena_bytes, offset -> pointer. Per-buffer mode: each buffer allocated
+// allocation of plan.arena_bytes, offset -> pointer (and one host allocation of
+// plan.host_arena_bytes for the offloaded copies). Per-buffer mode: each buffer allocated
 // before its first op and released after its last, with the live bytes counted by kind.
 #pragma once
 
@@ -27,6 +28,8 @@ struct CountedBytes {
   std::size_t peak = 0;
   std::size_t activation_live = 0;
   std::size_t activation_peak = 0;
+  std::size_t host_live = 0;  // the host arena's buffers (offloaded copies), apart from the above
+  std::size_t host_peak = 0;
 };
 
 class StepMemory {

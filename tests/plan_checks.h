@@ -63,18 +63,21 @@ inline void check_plan_invariants(const Plan& plan) {
     CHECK(b.footprint % kArenaAlignment == 0);
     CHECK(b.footprint >= b.bytes);
     CHECK(b.footprint - b.bytes < kArenaAlignment);
-    CHECK(b.offset + b.footprint <= plan.arena_bytes);
+    CHECK(b.offset + b.footprint <= (b.host ? plan.host_arena_bytes : plan.arena_bytes));
   }
-  // Pairwise: sort by offset, then only neighbours in space can overlap.
+  // Pairwise, per arena (device, then host): sort by offset, then only neighbours in space can overlap.
   std::vector<std::size_t> ids(plan.buffers.size());
   for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = i;
-  std::sort(ids.begin(), ids.end(), [&](std::size_t a, std::size_t b) { return plan.buffers[a].offset < plan.buffers[b].offset; });
+  std::sort(ids.begin(), ids.end(), [&](std::size_t a, std::size_t b) {
+    const Buffer &x = plan.buffers[a], &y = plan.buffers[b];
+    return x.host != y.host ? y.host : x.offset < y.offset;
+  });
   std::size_t overlaps = 0;
   for (std::size_t x = 0; x < ids.size(); ++x) {
     const Buffer& a = plan.buffers[ids[x]];
     for (std::size_t y = x + 1; y < ids.size(); ++y) {
       const Buffer& b = plan.buffers[ids[y]];
-      if (b.offset >= a.offset + a.footprint) break;
+      if (b.host != a.host || b.offset >= a.offset + a.footprint) break;
       if (a.first_op <= b.last_op && b.first_op <= a.last_op) {
         ++overlaps;
         INFO(a.name << " and " << b.name << " overlap");
@@ -86,20 +89,23 @@ inline void check_plan_invariants(const Plan& plan) {
 
   std::size_t peak = 0, activation_peak = 0;
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
-    std::size_t live = 0, activations = 0;
+    std::size_t live = 0, activations = 0, host = 0;
     for (const Buffer& b : plan.buffers) {
-      if (b.first_op <= i && i <= b.last_op) {
+      if (b.host && b.first_op <= i && i <= b.last_op) host += b.footprint;
+      if (!b.host && b.first_op <= i && i <= b.last_op) {
         live += b.footprint;
         if (b.kind == BufferKind::activations || b.kind == BufferKind::activation_gradients) activations += b.footprint;
       }
     }
     CHECK(plan.live_bytes[i] == live);
+    CHECK(plan.host_live_bytes[i] == host);
     peak = std::max(peak, live);
     activation_peak = std::max(activation_peak, activations);
   }
   CHECK(plan.live_peak_bytes == peak);
   CHECK(plan.activation_peak_bytes == activation_peak);
   CHECK(plan.arena_bytes >= plan.live_peak_bytes);
+  for (std::size_t i = 0; i < plan.ops.size(); ++i) CHECK(plan.host_live_bytes[i] <= plan.host_arena_bytes);
 }
 
 }  // namespace egc::testing

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,14 +20,17 @@ struct TrainedRun {
   Plan plan;
 };
 
-// Trains `steps` optimizer steps of `model` under `plan_text` on a synthetic dataset.
+// Trains `steps` optimizer steps of `model` under `plan_text` on a synthetic dataset; `reshape`,
+// where given, turns that plan into the one trained (e.g. the same schedule with offloads).
 inline TrainedRun train_for(Backend& backend, const ModelSpec& model, const std::string& plan_text,
-                            const TrainSettings& settings, std::size_t steps, std::size_t samples = 512) {
+                            const TrainSettings& settings, std::size_t steps, std::size_t samples = 512,
+                            const std::function<Plan(const Plan&)>& reshape = {}) {
   Dataset data = make_synthetic_for(model, samples, 0.1, settings.seed);
   split_dataset(data, 0.125, settings.seed);
   RunOptions options;
   options.single_update = settings.accumulate > 1;
   TrainedRun run{{}, {}, {}, plan_run(model, data, backend, parse_plan(plan_text), options)};
+  if (reshape) run.plan = reshape(run.plan);
   Session session(run.plan, backend, data, settings);
   MeasuredSteps measured = session.train(steps, steps);
   run.losses = measured.losses;

@@ -90,7 +90,8 @@ TEST_CASE("enum names: one table prints and parses, and lists what is accepted")
   CHECK(std::string(to_string(BufferKind::activation_gradients)) == "activation_gradients");
   CHECK(std::string(to_string(OpKind::update)) == "update");
   CHECK(kBufferKindCount == 7);
-  CHECK(kOpKindCount == 5);
+  CHECK(kOpKindCount == 7);
+  CHECK(std::string(to_string(OpKind::prefetch)) == "prefetch");
 }
 
 TEST_CASE("format_bytes prints units") {
