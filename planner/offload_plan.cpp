@@ -35,6 +35,7 @@ struct Solver {
   std::size_t budget, host;
   // tables[(e + 1) * 2 + (r == offload)]: e = -1 is the start (one entry, role keep).
   std::vector<Table> tables;
+  std::size_t states = 0;
 
   Table& table(std::size_t end_plus_one, LayerRole role) {
     return tables[end_plus_one * 2 + (role == LayerRole::offload ? 1 : 0)];
@@ -72,6 +73,10 @@ struct Solver {
         Table& to = table(e + 1, role);
         const Key next{next_kept, next_host, prefetch};
         const auto found = to.find(next);
+        if (found == to.end() && ++states > kOffloadMaxStates)
+          throw UsageError("--host-memory: the three-way planner's tables outgrow " + std::to_string(kOffloadMaxStates) +
+                           " states on this chain (many distinct layer sizes); budget:SIZE without --host-memory "
+                           "plans it (keep or recompute only)");
         if (found == to.end() || total < found->second.ms) to[next] = Entry{total, s, before, key};
       }
       recomputed_ms += m.forward_plain_ms[e];
@@ -81,8 +86,11 @@ struct Solver {
   std::optional<std::vector<LayerRole>> best() const {
     const Table& last = tables[m.n * 2];
     if (last.empty()) return std::nullopt;
-    auto winner = std::min_element(last.begin(), last.end(),
-                                   [](const auto& a, const auto& b) { return a.second.ms < b.second.ms; });
+    // Among equally fast plans, the one with the least host memory (keeping rather than
+    // offloading where the copies would be hidden anyway).
+    auto winner = std::min_element(last.begin(), last.end(), [](const auto& a, const auto& b) {
+      return a.second.ms != b.second.ms ? a.second.ms < b.second.ms : std::get<1>(a.first) < std::get<1>(b.first);
+    });
     std::vector<LayerRole> roles(m.n, LayerRole::recompute);
     std::size_t end_plus_one = m.n;
     LayerRole role = LayerRole::keep;

@@ -15,8 +15,11 @@
 
 namespace egc {
 
-// Chains longer than this are refused (the dynamic program's states grow with n^2 per layer).
+// Chains longer than this are refused, and chains whose tables outgrow kOffloadMaxStates (the
+// states per layer grow with the distinct sums of kept and offloaded bytes: n^2 on equal widths,
+// far more on many distinct sizes).
 constexpr std::size_t kOffloadMaxLayers = 512;
+constexpr std::size_t kOffloadMaxStates = std::size_t{4} << 20;
 
 // The model of `chain` (from its none plan and its plain first forwards, timed by `timer`).
 OffloadModel offload_model_of(const Chain& chain, const ModelSpec& model, const StepContext& context,
