@@ -126,7 +126,7 @@ TEST_CASE("the model bounds the finished plan's activation peak and gives its ho
   }
 }
 
-TEST_CASE("budget:SIZE with --host-memory plans three ways; an infeasible budget names the smallest for both arenas") {
+TEST_CASE("budget:SIZE with --host-memory plans three ways, and an infeasible budget names the smallest for both arenas") {
   const ModelSpec model = equal_model(16, 1024, 256);
   StepContext context;
   context.profile = std::make_shared<DeviceProfile>(default_h200_profile());

@@ -161,7 +161,7 @@ TEST_CASE("the executor makes each copy in its op and waits for it in the op the
   CHECK(recorder.calls.size() == 2 * copies);  // every copy is waited for once
 }
 
-TEST_CASE("ticket events: one per ticket, reused, all destroyed; a wait for a copy never made is refused") {
+TEST_CASE("ticket events: one per ticket, reused, all destroyed, and a wait for a copy never made is refused") {
   int created = 0;
   std::vector<int> destroyed;
   {
