@@ -152,3 +152,19 @@ TEST_CASE("budget:SIZE with --host-memory plans three ways, and an infeasible bu
   CHECK(two_way.host_arena_bytes == 0);
   CHECK(two_way.description.find("offload") == std::string::npos);
 }
+
+TEST_CASE("H200, 64 GEMM-bound equal layers at a fifth of none's activation peak: three-way under 20% and under two-way") {
+  const ModelSpec model = equal_model(64, 8192, 1024);
+  StepContext context;
+  context.profile = std::make_shared<DeviceProfile>(default_h200_profile());
+  const Plan none = make_plan(model, context, parse_plan("none"));
+  const std::string budget = "budget:" + std::to_string(none.activation_peak_bytes / 5);
+  const Plan two_way = make_plan(model, context, parse_plan(budget));
+  context.host_memory_bytes = std::size_t{64} << 30;
+  const Plan three_way = make_plan(model, context, parse_plan(budget));
+  CHECK(three_way.activation_peak_bytes <= none.activation_peak_bytes / 5);
+  CHECK(three_way.predicted_step_ms < 1.2 * none.predicted_step_ms);
+  CHECK(three_way.predicted_step_ms < two_way.predicted_step_ms);
+  MESSAGE("none " << none.predicted_step_ms << " ms, two-way " << two_way.predicted_step_ms << " ms, three-way "
+                  << three_way.predicted_step_ms << " ms (" << three_way.predicted_stall_ms << " ms of copies exposed)");
+}
