@@ -74,6 +74,7 @@ class Executor {
   // Per op: the copies (by op index) it waits for, as the plan's events state; the last entry
   // (one past the ops) holds the copies nothing in the step waits for, waited at its end.
   std::vector<std::vector<std::size_t>> copy_waits_;
+  bool copies_ = true;  // false while the evaluation pass runs without the copy ops
 };
 
 }  // namespace egc

@@ -159,6 +159,11 @@ TEST_CASE("the executor makes each copy in its op and waits for it in the op the
   }
   CHECK(copies == 2 * (plan.chain.size() - 1));
   CHECK(recorder.calls.size() == 2 * copies);  // every copy is waited for once
+  // Evaluation runs the forward pass without the copies, and waits for none (the CUDA backend
+  // refuses a wait for a copy never made).
+  recorder.calls.clear();
+  REQUIRE(trainer.evaluate(false).has_value());
+  CHECK(recorder.calls.empty());
 }
 
 TEST_CASE("ticket events: one per ticket, reused, all destroyed, and a wait for a copy never made is refused") {
