@@ -8,6 +8,7 @@
 
 #include "planner/copy_ops.h"
 #include "planner/make_plan.h"
+#include "planner/op_kernels.h"
 #include "runtime/copy_events.h"
 #include "runtime/cpu_backend.h"
 #include "runtime/forwarding_backend.h"
@@ -115,12 +116,14 @@ class CopyRecorder final : public ForwardingBackend {
     std::size_t op;
     bool wait;  // wait_copy, else copy_async
     std::size_t ticket;
+    std::size_t bytes = 0;
+    CopyDirection direction = CopyDirection::to_host;
   };
   std::vector<Call> calls;
   std::size_t op = 0;
   void copy_async(std::size_t ticket, void* destination, const void* source, std::size_t bytes,
                   CopyDirection direction) override {
-    calls.push_back({op, false, ticket});
+    calls.push_back({op, false, ticket, bytes, direction});
     ForwardingBackend::copy_async(ticket, destination, source, bytes, direction);
   }
   void wait_copy(std::size_t ticket) override {
@@ -154,6 +157,13 @@ TEST_CASE("the executor makes each copy in its op and waits for it in the op the
       CHECK(call.op == copy.waited_by_op);
     } else {
       CHECK(call.op == call.ticket);
+      // The time model prices exactly this copy (planner/op_kernels.h).
+      const std::vector<KernelCall> kernels = op_kernels(plan, call.ticket, plan.chain.batch);
+      REQUIRE(kernels.size() == 1);
+      CHECK(kernels[0].units == call.bytes);
+      CHECK(kernels[0].kind ==
+            (call.direction == CopyDirection::to_host ? KernelKind::copy_to_host : KernelKind::copy_to_device));
+      CHECK((call.direction == CopyDirection::to_host) == (copy.kind == OpKind::offload));
       ++copies;
     }
   }
