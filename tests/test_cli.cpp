@@ -373,7 +373,7 @@ TEST_CASE("egc_bench: bad flags exit with 2 and write nothing") {
       {"--plans none,bogus", "--plans"},     {"--batches 4,0", "--batches"}, {"--depths x", "--depths"},
       {"--width 0", "--width"},              {"--steps 0", "--steps"},       {"--device tpu", "--device"},
       {"--activation swish", "--activation"}, {"--frobnicate", "--frobnicate"},
-      {"--csv no/such/dir/out.csv", "--csv"},
+      {"--csv no/such/dir/out.csv", "--csv"}, {"--objective speed", "--objective"},
   };
   for (const auto& [args, expected] : cases) {
     const Result result = run_bench(std::string("--csv ") + csv + " " + args);
