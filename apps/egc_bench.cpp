@@ -184,7 +184,9 @@ int main(int argc, char** argv) {
                "Skip the per-buffer run that measures the activation peak");
   egc::add_device_flags(app, flags.device, "Options", "auto, cpu, cuda, sim (the CPU behind a simulated CUDA driver)");
   app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
-  app.add_option("--profile", flags.profile, "Device profile for the predicted step times (default: the device's shipped one)")
+  app.add_option("--profile", flags.profile,
+                 "Device profile for the predicted step times and --objective time (default: the device's shipped "
+                 "one; with --curve, the CPU reference profile)")
       ->type_name("FILE");
   app.add_option("--objective", flags.objective,
                  "What budget plans minimise within their memory: time (predicted step time) or flops "
