@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "planner/chain.h"
+#include "planner/errors.h"
 #include "planner/model_spec.h"
 #include "planner/plan.h"
 #include "planner/schedule.h"
@@ -56,20 +57,35 @@ struct BudgetSchedule {
 // memory a sub-problem is asked about is a level), skipping levels a sub-problem cannot be asked
 // about; on equal widths it bounds each split by lower convex hulls of the parts' costs and
 // evaluates only the splits that could be cheaper. automatic: lattice for equal hidden widths
-// when its tables fit kLatticeMaxEntries, recursive otherwise.
+// when its tables fit the limit, recursive otherwise.
 enum class BudgetSolver { automatic, lattice, recursive };
-constexpr std::size_t kLatticeMaxEntries = std::size_t{4} << 20;  // 24 bytes each: 96 MiB at most
+
+// What planning one budget may take: the solver's tables, and the recursive solver's processor
+// time (the lattice's time is bounded by its tables). Equal widths plan within them up to 4,096
+// layers; unequal widths, whose sub-chains are all distinct, up to about 128 (README, "Limits").
+struct PlanningLimits {
+  double seconds = 120;
+  std::size_t table_bytes = std::size_t{1} << 30;
+};
+
+// A chain the budget planner cannot plan within its PlanningLimits. The message says which
+// limit, the chain's size, and the plans that can.
+class PlanningLimitError : public UsageError {
+ public:
+  using UsageError::UsageError;
+};
 
 // Solves for any number of budgets on one chain; the sub-chain tables are shared between them.
 class BudgetPlanner {
  public:
   // Minimises recomputed FLOPs. Throws UsageError when byte or FLOP totals of the chain would
-  // overflow 64 bits.
-  explicit BudgetPlanner(const Chain& chain);
+  // overflow 64 bits, and PlanningLimitError when solving it (here, and in every solve) goes
+  // past `limits`.
+  explicit BudgetPlanner(const Chain& chain, PlanningLimits limits = {});
   // Minimises the sum of unit_cost[j] over the recomputes (one per unit: unit_recompute_costs)
   // within a budget on `memory`.
   BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost,
-                BudgetMemory memory = BudgetMemory::activations);
+                BudgetMemory memory = BudgetMemory::activations, PlanningLimits limits = {});
   ~BudgetPlanner();
   BudgetPlanner(BudgetPlanner&&) noexcept;
   BudgetPlanner& operator=(BudgetPlanner&&) noexcept;
@@ -88,8 +104,9 @@ class BudgetPlanner {
 // The budget plan as a finished Plan, minimising context.objective. Throws UsageError when the budget is infeasible, stating
 // the smallest feasible budget ("<flag text>: SIZE (...) is below the smallest feasible
 // activation peak for this model, ...").
+// PlanningLimitError when the chain is beyond `limits` ("--plan <name>: the budget planner ...").
 Plan build_budget_plan(const Chain& chain, const ModelSpec& model, const StepContext& context,
-                       std::size_t budget_bytes, const std::string& name);
+                       std::size_t budget_bytes, const std::string& name, PlanningLimits limits = {});
 
 // The UsageError message for a budget below the smallest feasible one.
 std::string infeasible_budget_message(const std::string& plan_text, std::size_t budget_bytes,

@@ -301,10 +301,18 @@ Plan ScheduleBuilder::finish(std::string name, std::string description, Offsets 
   return std::move(plan_);
 }
 
+void ScheduleBuilder::reserve(std::size_t calls) {
+  // A backward adds its layer's update op; each call makes at most two buffers besides a
+  // block's scratch (an output and its tape, or an input gradient and parameter gradients).
+  plan_.ops.reserve(plan_.ops.size() + 2 * calls + 1);
+  plan_.buffers.reserve(plan_.buffers.size() + 3 * calls);
+}
+
 Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
                     const std::vector<ScheduleCall>& calls, std::string name, std::string description,
                     Offsets offsets) {
   ScheduleBuilder builder(chain, model, context);
+  builder.reserve(calls.size());
   for (const ScheduleCall& call : calls) {
     switch (call.kind) {
       case OpKind::forward:

@@ -47,6 +47,10 @@ class ScheduleBuilder {
   // The update of all parameters (single_update); nothing with per-layer updates.
   void update();
 
+  // Room for `calls` more forward/recompute/loss/backward calls, so that a long schedule (millions
+  // of ops at a long chain's smallest budget) does not move its ops and buffers as it grows.
+  void reserve(std::size_t calls);
+
   // Whether backward(layer) could run now without recomputing anything.
   bool can_backward(std::size_t layer) const;
 
