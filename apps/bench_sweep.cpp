@@ -42,8 +42,9 @@ void profile_ops(Session& session, Backend& backend, std::size_t steps, SweepRow
     kind_ms.fill(0.0);
     session.trainer().train_step();
     forward.push_back(ms(OpKind::forward));
-    recompute.push_back(ms(OpKind::recompute));
-    backward.push_back(ms(OpKind::backward) + ms(OpKind::loss) + ms(OpKind::recompute));
+    // Op-level recomputation (derive ops) counts as recomputation.
+    recompute.push_back(ms(OpKind::recompute) + ms(OpKind::derive));
+    backward.push_back(ms(OpKind::backward) + ms(OpKind::loss) + ms(OpKind::recompute) + ms(OpKind::derive));
     update.push_back(ms(OpKind::update));
   }
   executor.set_hook({});
