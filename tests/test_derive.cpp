@@ -195,3 +195,21 @@ TEST_CASE("the schedule and the JSON report show derive ops, other plans' JSON h
   CHECK(derive_ops == op_level.derived_outputs);
   CHECK(!plan_to_json(make_plan(model, StepContext{}, parse_plan("sqrtn"))).contains("derived_outputs"));
 }
+
+TEST_CASE("the README's GELU figures: op-level plans against none and against the budget plan at sqrtn's peak") {
+  // egc_train --layers 16 --width 1024 --activation gelu --batch 256 --dry-run, the shipped CPU profile.
+  const ModelSpec model = gelu_model(16, 1024, 256);
+  auto plan = [&](const std::string& text) { return make_plan(model, StepContext{}, parse_plan(text)); };
+  const Plan none = plan("none"), none_derive = plan("none+derive"), sqrtn = plan("sqrtn");
+  CHECK(none_derive.predicted_step_ms <= 1.02 * none.predicted_step_ms);
+  CHECK(none_derive.activation_peak_bytes <= 0.6 * static_cast<double>(none.activation_peak_bytes));
+  const Plan layer_level = plan("budget:" + std::to_string(sqrtn.activation_peak_bytes));
+  const Plan op_level = plan("every:2+derive");
+  CHECK(op_level.activation_peak_bytes <= sqrtn.activation_peak_bytes);
+  CHECK(op_level.predicted_step_ms < layer_level.predicted_step_ms);
+  MESSAGE("none+derive / none: peak " << static_cast<double>(none_derive.activation_peak_bytes) /
+                                             none.activation_peak_bytes
+                                      << ", time " << none_derive.predicted_step_ms / none.predicted_step_ms
+                                      << "; at sqrtn's peak, every:2+derive / budget time "
+                                      << op_level.predicted_step_ms / layer_level.predicted_step_ms);
+}
