@@ -79,6 +79,15 @@ double predicted_ms(const Plan& plan, std::size_t begin, std::size_t end) {
   return ms;
 }
 
+// "; derive 2,4-5", with the count of derive ops where a layer is derived more than once.
+std::string derive_detail(std::vector<std::size_t> layers) {
+  if (layers.empty()) return "";
+  const std::size_t ops = layers.size();
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  return "; derive " + format_layer_ranges(layers) + (ops > layers.size() ? " (" + std::to_string(ops) + " ops)" : "");
+}
+
 }  // namespace
 
 std::string format_segments(const Plan& plan) {
@@ -118,13 +127,19 @@ std::string format_segments(const Plan& plan) {
     std::vector<std::size_t> recomputed, backward, derived;
     fullest = i;
     auto is = [&](OpKind kind) { return i < plan.ops.size() && plan.ops[i].kind == kind; };
+    // A derive before a backward belongs to it; one before a recompute run starts the next segment.
+    auto derive_before_backward = [&] {
+      std::size_t j = i;
+      while (j < plan.ops.size() && plan.ops[j].kind == OpKind::derive) ++j;
+      return j > i && j < plan.ops.size() && plan.ops[j].kind == OpKind::backward;
+    };
     // Derive ops go with the recompute run or the backward op they precede.
     for (; is(OpKind::recompute) || is(OpKind::derive); ++i) {
       (is(OpKind::derive) ? derived : recomputed).push_back(static_cast<std::size_t>(plan.ops[i].layer));
       fullest = fuller(fullest, i);
     }
     // Backward ops, each with the update of its layer where the plan updates per layer.
-    for (; is(OpKind::backward) || is(OpKind::derive) || (is(OpKind::update) && plan.ops[i].layer >= 0); ++i) {
+    for (; is(OpKind::backward) || derive_before_backward() || (is(OpKind::update) && plan.ops[i].layer >= 0); ++i) {
       if (is(OpKind::backward)) backward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
       if (is(OpKind::derive)) derived.push_back(static_cast<std::size_t>(plan.ops[i].layer));
       fullest = fuller(fullest, i);
@@ -132,7 +147,7 @@ std::string format_segments(const Plan& plan) {
     for (; is(OpKind::forward); ++i) fullest = fuller(fullest, i);
     line("segment " + std::to_string(++segment),
          "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed) +
-             (derived.empty() ? "" : "; derive " + format_layer_ranges(derived)),
+             derive_detail(derived),
          fullest, begin, i);
   }
   return out.str();
