@@ -100,6 +100,7 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
       for (const std::string& plan_text : config.plans) {
         RunOptions options;
         options.profile = config.profile;
+        options.objective = config.objective;
         const Plan plan = plan_run(model, data, backend, parse_plan(plan_text), options);
         rows.push_back(measure_row(backend, config, plan, data));
         if (on_row) on_row(rows.back());

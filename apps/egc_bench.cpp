@@ -48,6 +48,7 @@ struct BenchFlags {
   std::string json;
   std::string log_level = "info";
   std::string profile;
+  std::string objective = "time";
 };
 
 // The model flags both modes share, with the depth, width and batch each mode gives.
@@ -87,6 +88,7 @@ int bench_main(const CLI::App& app, const BenchFlags& flags) {
   config.measure_activations = !flags.no_activation_measure;
   config.seed = egc::parse_whole(flags.seed, "--seed", 0, ~std::uint64_t{0} >> 1);
   if (!flags.profile.empty()) config.profile = egc::load_profile(flags.profile);
+  config.objective = egc::parse_objective(flags.objective);
   const egc::DeviceChoiceAndOptions device = egc::resolve_device(app, flags.device);
   for (std::size_t depth : config.depths) {
     egc::ModelSpec model = config.model;
@@ -126,7 +128,7 @@ int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags
              const egc::CalibrateFlags& calibrate) {
   const char* sweep_only[] = {"--plans", "--batches", "--depths", "--steps", "--warmup", "--profile-steps",
                               "--no-activation-measure", "--device", "--tf32", "--sim-memory", "--sim-granularity",
-                              "--seed", "--profile"};
+                              "--seed"};
   if (!calibrate.calibrate)
     for (const char* flag : egc::kCalibrateOnlyFlags)
       if (app.count(flag) > 0) throw egc::UsageError(std::string(flag) + ": belongs to --calibrate, which is not given");
@@ -144,8 +146,9 @@ int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags
     if (app.count(flag) > 0)
       throw egc::UsageError(std::string(flag) + ": a sweep flag; with --curve the model is --layers/--width/--widths, "
                                                 "--in, --out, --activation, --batch or --preset");
-  return egc::run_curve(app, model_flags(flags, curve.layers, flags.width, curve.widths, curve.batch), curve, flags.csv,
-                        flags.json);
+  return egc::run_curve(app, model_flags(flags, curve.layers, flags.width, curve.widths, curve.batch), curve,
+                        egc::parse_objective(flags.objective),
+                        flags.profile.empty() ? nullptr : egc::load_profile(flags.profile), flags.csv, flags.json);
 }
 
 int main(int argc, char** argv) {
@@ -186,6 +189,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
   app.add_option("--profile", flags.profile, "Device profile for the predicted step times (default: the device's shipped one)")
       ->type_name("FILE");
+  app.add_option("--objective", flags.objective,
+                 "What budget plans minimise within their memory: time (predicted step time) or flops "
+                 "(recomputed FLOPs); with --curve, the objective of its budget columns")
+      ->type_name("NAME");
   app.add_option("--csv", flags.csv, "Write the rows as CSV to FILE")->type_name("FILE");
   app.add_option("--json", flags.json, "Write the rows and the configuration as JSON to FILE")->type_name("FILE");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")->type_name("LEVEL");

@@ -23,6 +23,11 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
                  "--plan auto plans within it; other plans must fit it")
       ->type_name("SIZE")
       ->group("Plan");
+  app.add_option("--objective", flags.objective,
+                 "What budget:SIZE and auto minimise within their memory: time (the predicted step time, from "
+                 "--profile) or flops (the recomputed forward FLOPs)")
+      ->type_name("NAME")
+      ->group("Plan");
   app.add_option("--schedule", flags.schedule, "Schedule printout: summary (one line per segment), full (one line per op), none")
       ->type_name("DETAIL")->group("Plan");
   app.add_flag("--dry-run", flags.dry_run, "Plan and print the schedule; do not train")->group("Plan");
@@ -107,6 +112,7 @@ TrainConfig resolve_train_flags(const CLI::App& app, const TrainFlags& flags) {
   if (!flags.max_memory.empty()) config.run.max_memory = parse_size(flags.max_memory, "--max-memory");
   config.run.single_update = flags.single_update || settings.accumulate > 1;
   config.run.micro_batches = settings.accumulate;
+  config.run.objective = parse_objective(flags.objective);
   if (!flags.profile.empty()) config.run.profile = load_profile(flags.profile);
   if (!flags.report.empty()) check_writable(flags.report, "--report");
   if (!flags.save.empty()) check_writable(flags.save, "--save");

@@ -23,6 +23,7 @@ struct TrainFlags {
   ModelFlags model;
   std::string plan = "sqrtn";
   std::string max_memory;
+  std::string objective = "time";
   std::string schedule = "summary";
   std::string report;
   bool dry_run = false;

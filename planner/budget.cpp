@@ -9,20 +9,31 @@
 #include "planner/budget_recursive.h"
 #include "planner/budget_split.h"
 #include "planner/errors.h"
+#include "planner/recompute_cost.h"
 #include "planner/units.h"
 
 namespace egc {
 
 using namespace budget_dp;  // this file is the dynamic program's front
 
+namespace {
+std::vector<std::size_t> unit_flops(const Chain& chain) {
+  std::vector<std::size_t> flops;
+  for (const Layer& layer : chain.layers) flops.push_back(layer.forward_flops);
+  return flops;
+}
+}  // namespace
+
 struct BudgetPlanner::Impl {
   BudgetChain chain;
+  std::vector<std::size_t> forward_flops;  // per unit: what BudgetSchedule::recompute_flops adds up
   RecursiveSolver recursive;
   std::vector<Value> saturated;  // per column: the optimum with unlimited memory
   LatticeSolver lattice;
 
-  explicit Impl(const Chain& layers)
-      : chain(layers),
+  Impl(const Chain& layers, std::vector<std::size_t> unit_cost, BudgetMemory memory)
+      : chain(layers, std::move(unit_cost), memory == BudgetMemory::activations_and_gradients),
+        forward_flops(unit_flops(layers)),
         recursive(chain),
         saturated(unlimited_memory_optima(chain, recursive)),
         lattice(chain, saturated) {}
@@ -60,19 +71,24 @@ void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::v
 
 // The optimum of the whole chain within `budget`, as value() answers, and its calls.
 template <typename PartValue>
-BudgetSchedule schedule_within(const BudgetChain& chain, std::size_t budget, PartValue&& value) {
+BudgetSchedule schedule_within(const BudgetChain& chain, const std::vector<std::size_t>& forward_flops,
+                               std::size_t budget, PartValue&& value) {
   const Part whole = chain.top_part(0);
   const Value v = value(whole, budget);
   BudgetSchedule schedule;
   emit(chain, whole, budget, schedule.calls, value);
   schedule.activation_peak_bytes = v.peak;
-  schedule.recompute_flops = v.cost;
+  schedule.cost = v.cost;
+  for (const ScheduleCall& call : schedule.calls)
+    if (call.kind == OpKind::recompute) schedule.recompute_flops += forward_flops[call.layer];
   return schedule;
 }
 
 }  // namespace
 
-BudgetPlanner::BudgetPlanner(const Chain& chain) : impl_(std::make_unique<Impl>(chain)) {}
+BudgetPlanner::BudgetPlanner(const Chain& chain) : BudgetPlanner(chain, unit_flops(chain)) {}
+BudgetPlanner::BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost, BudgetMemory memory)
+    : impl_(std::make_unique<Impl>(chain, std::move(unit_cost), memory)) {}
 BudgetPlanner::~BudgetPlanner() = default;
 BudgetPlanner::BudgetPlanner(BudgetPlanner&&) noexcept = default;
 BudgetPlanner& BudgetPlanner::operator=(BudgetPlanner&&) noexcept = default;
@@ -91,9 +107,9 @@ std::optional<BudgetSchedule> BudgetPlanner::solve(std::size_t budget, BudgetSol
   if (recursive) {
     // Solved on the first call: every value the reconstruction asks for is a memo hit.
     auto solve_part = [&impl](const Part& part, std::size_t memory) { return impl.recursive.solve(part, memory); };
-    return schedule_within(impl.chain, budget, solve_part);
+    return schedule_within(impl.chain, impl.forward_flops, budget, solve_part);
   }
-  return schedule_within(impl.chain, budget,
+  return schedule_within(impl.chain, impl.forward_flops, budget,
                          [&impl](const Part& part, std::size_t memory) { return impl.lattice.value(part, memory); });
 }
 
@@ -108,11 +124,13 @@ std::string infeasible_budget_message(const std::string& plan_text, std::size_t 
 
 Plan build_budget_plan(const Chain& chain, const ModelSpec& model, const StepContext& context,
                        std::size_t budget_bytes, const std::string& name) {
-  BudgetPlanner planner(chain);
+  BudgetPlanner planner(chain, unit_recompute_costs(chain, model, context));
   const std::optional<BudgetSchedule> schedule = planner.solve(budget_bytes);
   if (!schedule) throw UsageError(infeasible_budget_message(name, budget_bytes, planner.min_activation_peak()));
   return build_schedule(chain, model, context, schedule->calls, name,
-                        "least recomputation within an activation budget of " + format_bytes(budget_bytes) +
+                        std::string(context.objective == Objective::time ? "least predicted recompute time"
+                                                                         : "least recomputation") +
+                            " within an activation budget of " + format_bytes(budget_bytes) +
                             " (multi-level checkpoints, exact dynamic program)");
 }
 

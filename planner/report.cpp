@@ -65,13 +65,13 @@ static std::vector<std::size_t> activation_bytes_per_op(const Plan& plan) {
   return live_bytes_per_op(plan, [](const Buffer& buffer) { return counts_as_activation(buffer.kind); });
 }
 
-namespace {
-
 std::string format_ms(double ms) {
   char text[32];
   std::snprintf(text, sizeof text, ms < 10 ? "%.3f ms" : "%.1f ms", ms);
   return text;
 }
+
+namespace {
 
 double predicted_ms(const Plan& plan, std::size_t begin, std::size_t end) {
   double ms = 0;
@@ -270,6 +270,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
       {"alignment_bytes", kArenaAlignment},
       {"predicted_step_ms", plan.predicted_step_ms},
       {"profile", plan.profile_name},
+      {"objective", to_string(plan.context.objective)},
       {"breakdown", breakdown},
       {"buffers", buffers},
       {"ops", ops},

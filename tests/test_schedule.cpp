@@ -238,6 +238,7 @@ TEST_CASE("the JSON report states the plan: every documented field, with the pla
   CHECK(json["live_peak_bytes"] == plan.live_peak_bytes);
   CHECK(json["arena_gap_bytes"] == plan.arena_bytes - plan.live_peak_bytes);
   CHECK(json["alignment_bytes"] == 256);
+  CHECK(json["objective"] == "time");  // the default; --objective flops reads "flops"
   REQUIRE(json["buffers"].size() == plan.buffers.size());
   for (std::size_t id = 0; id < plan.buffers.size(); ++id) {
     const Buffer& buffer = plan.buffers[id];
