@@ -158,7 +158,10 @@ int main(int argc, char** argv) {
                "egc_bench"};
   app.option_defaults()->always_capture_default();
   BenchFlags flags;
-  app.add_option("--plans", flags.plans, "Comma-separated plans: none, sqrtn, every:K")->type_name("LIST");
+  app.add_option("--plans", flags.plans,
+                 "Comma-separated plans: none, sqrtn, every:K, or any other that --plan of egc_train takes "
+                 "(PLAN+derive: op-level)")
+      ->type_name("LIST");
   app.add_option("--batches", flags.batches, "Comma-separated batch sizes")->type_name("LIST");
   app.add_option("--depths", flags.depths, "Comma-separated numbers of hidden layers")->type_name("LIST");
   app.add_option("--width", flags.width, "Width of every hidden layer")->type_name("H");

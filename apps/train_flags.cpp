@@ -14,7 +14,8 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
   add_model_flags(app, flags.model);
   app.add_option("--plan", flags.plan,
                  "Checkpoint plan: none, sqrtn, every:K (K >= 1), budget:SIZE (least recomputation within an "
-                 "activation budget), chen-greedy[:SIZE], auto (fastest plan whose arena fits the memory limit)")
+                 "activation budget), chen-greedy[:SIZE], auto (fastest plan whose arena fits the memory limit); "
+                 "none, sqrtn and every:K with +derive: GELU outputs re-derived from kept pre-activations")
       ->type_name("PLAN")
       ->group("Plan");
   app.add_option("--max-memory", flags.max_memory,

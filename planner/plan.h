@@ -53,14 +53,17 @@ struct Buffer {
   int layer = -1;             // the chain layer it belongs to, -1 for none
 };
 
-enum class OpKind { forward, recompute, loss, backward, update };
+// derive: op-level recomputation, a layer's output re-derived pointwise from its kept
+// pre-activation (ScheduleBuilder::derive).
+enum class OpKind { forward, recompute, loss, backward, update, derive };
 inline constexpr EnumName<OpKind> kOpKindNames[] = {{OpKind::forward, "forward"},
                                                    {OpKind::recompute, "recompute"},
                                                    {OpKind::loss, "loss"},
                                                    {OpKind::backward, "backward"},
-                                                   {OpKind::update, "update"}};
+                                                   {OpKind::update, "update"},
+                                                   {OpKind::derive, "derive"}};
 constexpr std::size_t kOpKindCount = count_of(kOpKindNames);
-static_assert(names_in_order(kOpKindNames) && kOpKindCount == 1 + int(OpKind::update));
+static_assert(names_in_order(kOpKindNames) && kOpKindCount == 1 + int(OpKind::derive));
 constexpr const char* to_string(OpKind kind) { return name_of(kOpKindNames, kind); }
 
 struct Op {
@@ -80,6 +83,8 @@ struct Op {
   //                      to grad_output in place: grad_input == grad_output (the residual's)
   //   update:            layer -1: every parameter from the whole-step `gradients` buffer;
   //                      layer i: layer i's parameters from its own `gradients` buffer
+  //   derive:            input (the layer's kept pre-activation) -> output, a new instance of the
+  //                      layer's output: dropout(activation(input)), bit for bit the forward's
   BufferId input = kNoBuffer;
   BufferId output = kNoBuffer;
   BufferId pre = kNoBuffer;
@@ -140,8 +145,11 @@ struct Plan {
   std::size_t live_peak_bytes = 0;      // lower bound for arena_bytes: max of live_bytes
   std::size_t activation_peak_bytes = 0;
   std::string layout_strategy;          // which offset assignment produced arena_bytes
-  std::vector<std::size_t> checkpoints; // layers whose first-pass output survives the forward pass
+  // Layers whose first-pass output survives the forward pass, or whose first-pass pre-activation
+  // does and a derive op re-derives the output from it (an op-level checkpoint).
+  std::vector<std::size_t> checkpoints;
   std::size_t recomputed_forwards = 0;
+  std::size_t derived_outputs = 0;      // derive ops: outputs re-derived from a kept pre-activation
   std::size_t recompute_flops = 0;
   std::size_t forward_flops = 0;        // one forward pass of the whole chain
   double predicted_step_ms = 0;         // planner/step_time.h: the ops and the batch loads of a step

@@ -13,18 +13,8 @@
 #include "plan_checks.h"
 
 using namespace egc;
+using egc::testing::buffer_named;
 using egc::testing::equal_model;
-
-namespace {
-
-const Buffer& buffer_named(const Plan& plan, const std::string& name) {
-  for (const Buffer& b : plan.buffers)
-    if (b.name == name) return b;
-  FAIL("no buffer " << name);
-  return plan.buffers.front();
-}
-
-}  // namespace
 
 TEST_CASE("parse_plan accepts the documented plans and rejects the rest") {
   CHECK(parse_plan("none").kind == PlanKind::none);
