@@ -42,8 +42,9 @@ void profile_ops(Session& session, Backend& backend, std::size_t steps, SweepRow
     kind_ms.fill(0.0);
     session.trainer().train_step();
     forward.push_back(ms(OpKind::forward));
-    recompute.push_back(ms(OpKind::recompute));
-    backward.push_back(ms(OpKind::backward) + ms(OpKind::loss) + ms(OpKind::recompute));
+    // Op-level recomputation (derive ops) counts as recomputation.
+    recompute.push_back(ms(OpKind::recompute) + ms(OpKind::derive));
+    backward.push_back(ms(OpKind::backward) + ms(OpKind::loss) + ms(OpKind::recompute) + ms(OpKind::derive));
     update.push_back(ms(OpKind::update));
   }
   executor.set_hook({});
@@ -99,6 +100,7 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
       for (const std::string& plan_text : config.plans) {
         RunOptions options;
         options.profile = config.profile;
+        options.objective = config.objective;
         const Plan plan = plan_run(model, data, backend, parse_plan(plan_text), options);
         rows.push_back(measure_row(backend, config, plan, data));
         if (on_row) on_row(rows.back());
@@ -111,14 +113,18 @@ std::vector<SweepRow> run_sweep(Backend& backend, const SweepConfig& config,
 std::string format_sweep_table(const std::vector<SweepRow>& rows) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-10s %5s %6s %11s %11s %11s %11s %8s %9s %9s %9s %9s %9s %12s\n", "plan",
+  // The plan column as wide as the longest name ("every:2+derive"), at least 10.
+  int plan_width = 10;
+  for (const SweepRow& row : rows)
+    plan_width = std::max(plan_width, static_cast<int>(std::min<std::size_t>(row.plan.size(), 64)));
+  std::snprintf(line, sizeof line, "%-*s %5s %6s %11s %11s %11s %11s %8s %9s %9s %9s %9s %9s %12s\n", plan_width, "plan",
                 "depth", "batch", "arena", "peak meas", "act plan", "act meas", "recomp", "fwd ms", "recomp ms",
                 "bwd ms", "step ms", "pred ms", "samples/s");
   out << line;
   for (const SweepRow& row : rows) {
     const std::string recompute = format_percent(row.recompute_fraction, 1.0, 0);
-    std::snprintf(line, sizeof line, "%-10s %5zu %6zu %11s %11s %11s %11s %8s %9.3f %9.3f %9.3f %9.3f %9.3f %12.0f\n",
-                  row.plan.c_str(), row.depth, row.batch, format_bytes(row.planned_arena_bytes).c_str(),
+    std::snprintf(line, sizeof line, "%-*s %5zu %6zu %11s %11s %11s %11s %8s %9.3f %9.3f %9.3f %9.3f %9.3f %12.0f\n",
+                  plan_width, row.plan.c_str(), row.depth, row.batch, format_bytes(row.planned_arena_bytes).c_str(),
                   format_bytes(row.measured_peak_bytes).c_str(), format_bytes(row.planned_activation_peak_bytes).c_str(),
                   row.measured_activation_peak_bytes ? format_bytes(*row.measured_activation_peak_bytes).c_str() : "-",
                   recompute.c_str(), row.forward_ms, row.recompute_ms, row.backward_ms, row.step_ms, row.predicted_step_ms,

@@ -29,6 +29,7 @@ struct SweepConfig {
   bool measure_activations = true;         // also run per-buffer steps to measure the activation peak
   std::uint64_t seed = 0;
   std::shared_ptr<const DeviceProfile> profile;  // --profile; null: the backend's default
+  Objective objective = Objective::time;         // --objective, for budget plans
 };
 
 struct SweepRow {

@@ -41,6 +41,37 @@ nlohmann::json point_json(const std::optional<CurvePoint>& point) {
           {"recompute_flops", point->recompute_flops}};
 }
 
+nlohmann::json timed_json(const TimedPoint& timed) {
+  nlohmann::json point = point_json(timed.point);
+  point["predicted_step_ms"] = timed.predicted_step_ms;
+  return point;
+}
+
+// "12.345 ms (+3.2%)": a predicted step time and how much longer than none's it is.
+std::string time_cell(double ms, double none_ms) {
+  char extra[32];
+  std::snprintf(extra, sizeof extra, " (+%.1f%%)", none_ms > 0 ? 100.0 * (ms - none_ms) / none_ms : 0.0);
+  return format_ms(ms) + extra;
+}
+
+// The predicted step time of both objectives' budget plans at every budget of the curve.
+std::string format_time_curve(const Curve& curve) {
+  std::ostringstream out;
+  out << "\nPredicted step time against activation budget (profile: " << curve.profile_name << "); none: "
+      << format_ms(curve.none_step_ms) << "\n  budget plans of --objective time and --objective flops, each "
+      << "with its recomputation and its time over none's\n\n";
+  out << "  " << pad_left("budget", 12) << pad_left("time: recompute", 17) << pad_left("step", 22)
+      << pad_left("flops: recompute", 18) << pad_left("step", 22) << "\n";
+  for (const CurveRow& row : curve.rows) {
+    out << "  " << pad_left(format_bytes(row.budget_bytes), 12);
+    for (const TimedPoint* timed : {&row.by_time, &row.by_flops})
+      out << pad_left(format_percent(timed->point.recompute_flops, curve.forward_flops), timed == &row.by_time ? 17 : 18)
+          << pad_left(time_cell(timed->predicted_step_ms, curve.none_step_ms), 22);
+    out << "\n";
+  }
+  return out.str();
+}
+
 }  // namespace
 
 std::string format_curve(const Curve& curve) {
@@ -73,25 +104,29 @@ std::string format_curve(const Curve& curve) {
         << pad_left(format_percent(f.point.recompute_flops, curve.forward_flops), 12)
         << pad_left(format_percent(f.budget_recompute_flops, curve.forward_flops), 26) << "\n";
   }
+  out << format_time_curve(curve);  // after the recomputation tables, which stay as they were
   return out.str();
 }
 
 std::string curve_to_csv(const Curve& curve) {
   std::ostringstream out;
-  out << "plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent\n";
-  auto line = [&](const std::string& plan, const std::string& budget, const CurvePoint& p) {
-    char percent_text[32];
+  out << "plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent,predicted_step_ms\n";
+  auto line = [&](const std::string& plan, const std::string& budget, const CurvePoint& p, std::optional<double> ms) {
+    char percent_text[32], ms_text[32] = "";
     std::snprintf(percent_text, sizeof percent_text, "%.4f", percent_of(p.recompute_flops, curve.forward_flops));
+    if (ms) std::snprintf(ms_text, sizeof ms_text, "%.6f", *ms);
     out << plan << "," << budget << "," << p.activation_peak_bytes << "," << p.recompute_flops << "," << percent_text
-        << "\n";
+        << "," << ms_text << "\n";
   };
   for (const CurveRow& row : curve.rows) {
     const std::string budget = std::to_string(row.budget_bytes);
-    line("budget", budget, row.budget);
-    if (row.chen_greedy) line("chen-greedy", budget, *row.chen_greedy);
-    if (row.every) line("best-every", budget, *row.every);
+    line("budget", budget, row.budget, std::nullopt);
+    if (row.chen_greedy) line("chen-greedy", budget, *row.chen_greedy, std::nullopt);
+    if (row.every) line("best-every", budget, *row.every, std::nullopt);
+    line("budget-time", budget, row.by_time.point, row.by_time.predicted_step_ms);
+    line("budget-flops", budget, row.by_flops.point, row.by_flops.predicted_step_ms);
   }
-  for (const FixedPlanPoint& f : curve.fixed) line(f.point.plan, "", f.point);
+  for (const FixedPlanPoint& f : curve.fixed) line(f.point.plan, "", f.point, std::nullopt);
   return out.str();
 }
 
@@ -102,7 +137,9 @@ nlohmann::json curve_to_json(const Curve& curve) {
                     {"budget", point_json(row.budget)},
                     {"chen_greedy", point_json(row.chen_greedy)},
                     {"best_every", point_json(row.every)},
-                    {"sqrtn", point_json(row.sqrtn)}});
+                    {"sqrtn", point_json(row.sqrtn)},
+                    {"budget_time", timed_json(row.by_time)},
+                    {"budget_flops", timed_json(row.by_flops)}});
   }
   nlohmann::json fixed = nlohmann::json::array();
   for (const FixedPlanPoint& f : curve.fixed) {
@@ -117,6 +154,9 @@ nlohmann::json curve_to_json(const Curve& curve) {
           {"forward_flops", curve.forward_flops},
           {"min_feasible_bytes", curve.min_feasible_bytes},
           {"none_activation_peak_bytes", curve.none_peak_bytes},
+          {"none_predicted_step_ms", curve.none_step_ms},
+          {"profile", curve.profile_name},
+          {"objective", to_string(curve.objective)},
           {"rows", rows},
           {"fixed", fixed}};
 }
@@ -141,8 +181,8 @@ void add_curve_flags(CLI::App& app, CurveFlags& flags) {
   app.add_option("--batch", flags.batch, "Samples per batch")->type_name("B")->group(group);
 }
 
-int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags, const std::string& csv,
-              const std::string& json) {
+int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags, Objective objective,
+              std::shared_ptr<const DeviceProfile> profile, const std::string& csv, const std::string& json) {
   if (!model_flags.widths.empty() && (app.count("--layers") > 0 || app.count("--width") > 0))
     throw UsageError("--widths: replaces --layers and --width; give one or the other");
   ModelSpec model = resolve_model(model_flags);
@@ -156,7 +196,10 @@ int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFla
   if (!csv.empty()) check_writable(csv, "--csv");
   if (!json.empty()) check_writable(json, "--json");
 
-  const Curve curve = compute_curve(model, points, flags.preset);
+  StepContext context;
+  context.objective = objective;
+  context.profile = profile;
+  const Curve curve = compute_curve(model, points, flags.preset, context);
   std::cout << format_curve(curve);
   if (!csv.empty()) write_file_atomically(csv, "--csv", [&](std::ostream& out) { out << curve_to_csv(curve); });
   if (!json.empty())

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,9 @@ struct CurveFlags {
 constexpr const char* kCurveOnlyFlags[] = {"--preset", "--points", "--layers", "--widths", "--batch"};
 void add_curve_flags(CLI::App& app, CurveFlags& flags);
 // Prints the table and writes `csv`/`json` (when not empty) atomically; returns the exit code.
-int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags, const std::string& csv,
-              const std::string& json);
+// The budget columns minimise `objective`; times are predicted from `profile` (null: the CPU
+// reference default).
+int run_curve(const CLI::App& app, const ModelFlags& model_flags, const CurveFlags& flags, Objective objective,
+              std::shared_ptr<const DeviceProfile> profile, const std::string& csv, const std::string& json);
 
 }  // namespace egc

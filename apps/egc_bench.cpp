@@ -50,6 +50,7 @@ struct BenchFlags {
   std::string log_level = "info";
   std::string profile;
   std::string host_memory;  // --curve: add the three-way plans with this much host memory
+  std::string objective = "time";
 };
 
 // The model flags both modes share, with the depth, width and batch each mode gives.
@@ -89,6 +90,7 @@ int bench_main(const CLI::App& app, const BenchFlags& flags) {
   config.measure_activations = !flags.no_activation_measure;
   config.seed = egc::parse_whole(flags.seed, "--seed", 0, ~std::uint64_t{0} >> 1);
   if (!flags.profile.empty()) config.profile = egc::load_profile(flags.profile);
+  config.objective = egc::parse_objective(flags.objective);
   const egc::DeviceChoiceAndOptions device = egc::resolve_device(app, flags.device);
   for (std::size_t depth : config.depths) {
     egc::ModelSpec model = config.model;
@@ -128,7 +130,7 @@ int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags
              const egc::CalibrateFlags& calibrate) {
   const char* sweep_only[] = {"--plans", "--batches", "--depths", "--steps", "--warmup", "--profile-steps",
                               "--no-activation-measure", "--device", "--tf32", "--sim-memory", "--sim-granularity",
-                              "--seed", "--profile"};
+                              "--seed"};
   if (!calibrate.calibrate)
     for (const char* flag : egc::kCalibrateOnlyFlags)
       if (app.count(flag) > 0) throw egc::UsageError(std::string(flag) + ": belongs to --calibrate, which is not given");
@@ -145,11 +147,13 @@ int dispatch(const CLI::App& app, const BenchFlags& flags, const egc::CurveFlags
   }
   const bool three_way = !flags.host_memory.empty();
   for (const char* flag : sweep_only)
-    if (app.count(flag) > 0 && !(three_way && std::string(flag) == "--profile"))
+    if (app.count(flag) > 0)
       throw egc::UsageError(std::string(flag) + ": a sweep flag; with --curve the model is --layers/--width/--widths, "
                                                 "--in, --out, --activation, --batch or --preset");
   const egc::ModelFlags model = model_flags(flags, curve.layers, flags.width, curve.widths, curve.batch);
-  const int code = egc::run_curve(app, model, curve, flags.csv, flags.json);
+  const int code = egc::run_curve(app, model, curve, egc::parse_objective(flags.objective),
+                                  flags.profile.empty() ? nullptr : egc::load_profile(flags.profile), flags.csv,
+                                  flags.json);
   return code == 0 && three_way ? egc::run_offload_curve(model, curve, flags.host_memory, flags.profile, flags.json) : code;
 }
 
@@ -160,7 +164,10 @@ int main(int argc, char** argv) {
                "egc_bench"};
   app.option_defaults()->always_capture_default();
   BenchFlags flags;
-  app.add_option("--plans", flags.plans, "Comma-separated plans: none, sqrtn, every:K")->type_name("LIST");
+  app.add_option("--plans", flags.plans,
+                 "Comma-separated plans: none, sqrtn, every:K, or any other that --plan of egc_train takes "
+                 "(PLAN+derive: op-level)")
+      ->type_name("LIST");
   app.add_option("--batches", flags.batches, "Comma-separated batch sizes")->type_name("LIST");
   app.add_option("--depths", flags.depths, "Comma-separated numbers of hidden layers")->type_name("LIST");
   app.add_option("--width", flags.width, "Width of every hidden layer")->type_name("H");
@@ -186,12 +193,18 @@ int main(int argc, char** argv) {
                "Skip the per-buffer run that measures the activation peak");
   egc::add_device_flags(app, flags.device, "Options", "auto, cpu, cuda, sim (the CPU behind a simulated CUDA driver)");
   app.add_option("--seed", flags.seed, "Seed of the data and the parameters")->type_name("N");
-  app.add_option("--profile", flags.profile, "Device profile for the predicted step times (default: the device's shipped one)")
+  app.add_option("--profile", flags.profile,
+                 "Device profile for the predicted step times and --objective time (default: the device's shipped "
+                 "one; with --curve, the CPU reference profile)")
       ->type_name("FILE");
   app.add_option("--host-memory", flags.host_memory,
                  "With --curve: also the three-way plans (keep, recompute or offload) with this much host memory, "
                  "beside the best two-way plan, by predicted step time (--profile FILE prices them)")
       ->type_name("SIZE");
+  app.add_option("--objective", flags.objective,
+                 "What budget plans minimise within their memory: time (predicted step time) or flops "
+                 "(recomputed FLOPs); with --curve, the objective of its budget columns")
+      ->type_name("NAME");
   app.add_option("--csv", flags.csv, "Write the rows as CSV to FILE")->type_name("FILE");
   app.add_option("--json", flags.json, "Write the rows and the configuration as JSON to FILE")->type_name("FILE");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, critical, off")->type_name("LEVEL");

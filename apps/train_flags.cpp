@@ -14,7 +14,8 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
   add_model_flags(app, flags.model);
   app.add_option("--plan", flags.plan,
                  "Checkpoint plan: none, sqrtn, every:K (K >= 1), budget:SIZE (least recomputation within an "
-                 "activation budget), chen-greedy[:SIZE], auto (fastest plan whose arena fits the memory limit)")
+                 "activation budget), chen-greedy[:SIZE], auto (fastest plan whose arena fits the memory limit); "
+                 "none, sqrtn and every:K with +derive: GELU outputs re-derived from kept pre-activations")
       ->type_name("PLAN")
       ->group("Plan");
   app.add_option("--max-memory", flags.max_memory,
@@ -26,6 +27,11 @@ void add_train_flags(CLI::App& app, TrainFlags& flags) {
                  "Host memory for offloaded activations, e.g. 16GiB (default: no offloading): with it, "
                  "budget:SIZE plans keep, recompute or offload per layer (three-way planner)")
       ->type_name("SIZE")
+      ->group("Plan");
+  app.add_option("--objective", flags.objective,
+                 "What budget:SIZE and auto minimise within their memory: time (the predicted step time, from "
+                 "--profile) or flops (the recomputed forward FLOPs)")
+      ->type_name("NAME")
       ->group("Plan");
   app.add_option("--schedule", flags.schedule, "Schedule printout: summary (one line per segment), full (one line per op), none")
       ->type_name("DETAIL")->group("Plan");
@@ -115,6 +121,7 @@ TrainConfig resolve_train_flags(const CLI::App& app, const TrainFlags& flags) {
   }
   config.run.single_update = flags.single_update || settings.accumulate > 1;
   config.run.micro_batches = settings.accumulate;
+  config.run.objective = parse_objective(flags.objective);
   if (!flags.profile.empty()) config.run.profile = load_profile(flags.profile);
   if (!flags.report.empty()) check_writable(flags.report, "--report");
   if (!flags.save.empty()) check_writable(flags.save, "--save");

@@ -24,6 +24,7 @@ struct TrainFlags {
   std::string plan = "sqrtn";
   std::string max_memory;
   std::string host_memory;  // --host-memory: the host arena's cap; empty: offloading off
+  std::string objective = "time";
   std::string schedule = "summary";
   std::string report;
   bool dry_run = false;

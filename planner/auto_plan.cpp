@@ -7,6 +7,7 @@
 
 #include "planner/budget.h"
 #include "planner/errors.h"
+#include "planner/recompute_cost.h"
 #include "planner/report.h"
 #include "planner/schedule.h"
 #include "planner/units.h"
@@ -54,7 +55,12 @@ std::variant<Plan, UsageError> choose_auto_plan(const Chain& chain, const ModelS
     return none;
   }
 
-  BudgetPlanner planner(chain);
+  // With per-layer updates each backward holds its layer's parameter gradients: the planner
+  // counts them with the activations, so that the arena is the persistent bytes plus its peak.
+  const bool per_layer_gradients = !context.single_update;
+  BudgetPlanner planner(chain, unit_recompute_costs(chain, model, context),
+                        per_layer_gradients ? BudgetMemory::activations_and_gradients : BudgetMemory::activations);
+  const std::string peak_text = per_layer_gradients ? "peak of activations and one layer's gradients" : "activation peak";
   const std::size_t fixed = persistent_bytes(none);
   const std::size_t smallest_peak = planner.min_activation_peak();
   // Without building the smallest-peak plan: on long chains it recomputes O(n^2) layers, too many
@@ -64,13 +70,12 @@ std::variant<Plan, UsageError> choose_auto_plan(const Chain& chain, const ModelS
     return UsageError("--plan auto: no plan fits in " + format_bytes(available) + " (" + std::to_string(available) +
                       " B available: " + limit_text + "); the smallest arena needs at least " + format_bytes(needed) +
                       " (" + std::to_string(needed) + " B): " + format_bytes(fixed) +
-                      " alive through the step (parameters, optimizer state, data, workspace) and the smallest "
-                      "activation peak, " + format_bytes(smallest_peak));
+                      " alive through the step (parameters, optimizer state, data, workspace) and the smallest " +
+                      peak_text + ", " + format_bytes(smallest_peak));
   };
   if (available < fixed + smallest_peak) return smallest_arena_error();
-  // The arena is the persistent bytes plus the peak of activations together with the one layer's
-  // parameter gradients alive at a backward, and a layout gap where the offsets do not reach the
-  // lower bound: start from all the room left and lower the budget by any excess until it fits.
+  // The arena is the persistent bytes plus that peak, and a layout gap where the offsets do not
+  // reach the lower bound: start from all the room left and lower the budget by any gap until it fits.
   std::size_t budget = available - fixed;
   for (int attempt = 0; attempt < 32 && budget >= smallest_peak; ++attempt) {
     const std::optional<BudgetSchedule> schedule = planner.solve(budget);
@@ -78,9 +83,10 @@ std::variant<Plan, UsageError> choose_auto_plan(const Chain& chain, const ModelS
     if (plan.arena_bytes <= available) {
       plan.description = "auto: none needs " + format_bytes(none.arena_bytes) + ", more than " +
                          format_bytes(available) + " (" + limit_text + "); budget:" +
-                         format_bytes(schedule->activation_peak_bytes) + " (arena " + format_bytes(plan.arena_bytes) +
+                         format_bytes(plan.activation_peak_bytes) + " (arena " + format_bytes(plan.arena_bytes) +
                          ") recomputes " + format_percent(plan.recompute_flops, plan.forward_flops) +
-                         " of a forward pass, the least within an activation budget of " + format_bytes(budget);
+                         " of a forward pass, the least " + (context.objective == Objective::time ? "predicted time" : "recomputation") +
+                         " within a " + peak_text + " of " + format_bytes(budget);
       return plan;
     }
     // The activations must shrink by the excess at least.

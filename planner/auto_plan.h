@@ -18,9 +18,10 @@ constexpr std::size_t kDeviceMarginMinimumBytes = std::size_t{256} << 20;
 constexpr std::size_t kDeviceMarginPercent = 5;
 std::size_t memory_margin(const StepContext& context);
 
-// Keeps everything (none) when its arena fits; otherwise the budget plan for an activation
-// budget of (limit - margin - the step's persistent bytes), lowered by any arena layout gap until
-// the arena fits. Fills Plan::description with the choice and the numbers behind it. Throws
+// Keeps everything (none) when its arena fits; otherwise the budget plan (context.objective) for
+// a budget of (limit - margin - the step's persistent bytes) on the activations and, with
+// per-layer updates, the parameter gradients each backward holds (BudgetMemory), lowered by any
+// arena layout gap until the arena fits. Fills Plan::description with the choice and the numbers behind it. Throws
 // UsageError when no limit is given, or when even the smallest activation peak does not fit
 // (stating the bytes needed and the bytes available).
 Plan build_auto_plan(const Chain& chain, const ModelSpec& model, const StepContext& context);

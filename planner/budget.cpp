@@ -2,6 +2,9 @@
 // them), the reconstruction of an optimum as builder calls, and the finished budget Plan.
 #include "planner/budget.h"
 
+#include <algorithm>
+#include <ctime>
+#include <cstdio>
 #include <vector>
 
 #include "planner/budget_chain.h"
@@ -9,22 +12,66 @@
 #include "planner/budget_recursive.h"
 #include "planner/budget_split.h"
 #include "planner/errors.h"
+#include "planner/recompute_cost.h"
 #include "planner/units.h"
 
 namespace egc {
 
 using namespace budget_dp;  // this file is the dynamic program's front
 
+namespace {
+std::vector<std::size_t> unit_flops(const Chain& chain) {
+  std::vector<std::size_t> flops;
+  for (const Layer& layer : chain.layers) flops.push_back(layer.forward_flops);
+  return flops;
+}
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", seconds);
+  return text;
+}
+
+// The PlanningLimitError of a chain the solvers gave up on (`reason`: which limit).
+PlanningLimitError limit_error(const BudgetChain& chain, const PlanningLimits& limits, const std::string& reason) {
+  return PlanningLimitError(
+      "the budget planner cannot plan this chain of " + std::to_string(chain.n) + " units (" +
+      (chain.uniform ? "equal" : "unequal") + " widths) within its limits of " + seconds_text(limits.seconds) + " of processor time" +
+      " and " + format_bytes(limits.table_bytes) + " of tables: " + reason +
+      "; plans that can: none, sqrtn, every:K, chen-greedy[:SIZE] (equal widths plan up to 4,096 units, unequal "
+      "ones up to about 128)");
+}
+
+// Runs `solve` with the recursive solver limited to `limits` from now on; a limit reached becomes
+// limit_error.
+template <typename Solve>
+auto within_limits(const BudgetChain& chain, RecursiveSolver& recursive, const PlanningLimits& limits, Solve&& solve) {
+  const double ticks = std::min(limits.seconds * CLOCKS_PER_SEC, 1e18);
+  recursive.limit(std::clock() + static_cast<std::clock_t>(ticks), limits.table_bytes / RecursiveSolver::kEntryBytes);
+  try {
+    return solve();
+  } catch (const PlanningLimitError& error) {
+    throw limit_error(chain, limits, error.what());
+  }
+}
+
+}  // namespace
+
 struct BudgetPlanner::Impl {
+  PlanningLimits limits;
   BudgetChain chain;
+  std::vector<std::size_t> forward_flops;  // per unit: what BudgetSchedule::recompute_flops adds up
   RecursiveSolver recursive;
   std::vector<Value> saturated;  // per column: the optimum with unlimited memory
   LatticeSolver lattice;
 
-  explicit Impl(const Chain& layers)
-      : chain(layers),
+  Impl(const Chain& layers, std::vector<std::size_t> unit_cost, BudgetMemory memory,
+       const PlanningLimits& planning_limits)
+      : limits(planning_limits),
+        chain(layers, std::move(unit_cost), memory == BudgetMemory::activations_and_gradients),
+        forward_flops(unit_flops(layers)),
         recursive(chain),
-        saturated(unlimited_memory_optima(chain, recursive)),
+        saturated(within_limits(chain, recursive, limits, [&] { return unlimited_memory_optima(chain, recursive); })),
         lattice(chain, saturated) {}
   Impl(const Impl&) = delete;  // the solvers refer to this chain and these saturated values
   Impl& operator=(const Impl&) = delete;
@@ -60,19 +107,26 @@ void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::v
 
 // The optimum of the whole chain within `budget`, as value() answers, and its calls.
 template <typename PartValue>
-BudgetSchedule schedule_within(const BudgetChain& chain, std::size_t budget, PartValue&& value) {
+BudgetSchedule schedule_within(const BudgetChain& chain, const std::vector<std::size_t>& forward_flops,
+                               std::size_t budget, PartValue&& value) {
   const Part whole = chain.top_part(0);
   const Value v = value(whole, budget);
   BudgetSchedule schedule;
   emit(chain, whole, budget, schedule.calls, value);
   schedule.activation_peak_bytes = v.peak;
-  schedule.recompute_flops = v.cost;
+  schedule.cost = v.cost;
+  for (const ScheduleCall& call : schedule.calls)
+    if (call.kind == OpKind::recompute) schedule.recompute_flops += forward_flops[call.layer];
   return schedule;
 }
 
 }  // namespace
 
-BudgetPlanner::BudgetPlanner(const Chain& chain) : impl_(std::make_unique<Impl>(chain)) {}
+BudgetPlanner::BudgetPlanner(const Chain& chain, PlanningLimits limits)
+    : BudgetPlanner(chain, unit_flops(chain), BudgetMemory::activations, limits) {}
+BudgetPlanner::BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost, BudgetMemory memory,
+                             PlanningLimits limits)
+    : impl_(std::make_unique<Impl>(chain, std::move(unit_cost), memory, limits)) {}
 BudgetPlanner::~BudgetPlanner() = default;
 BudgetPlanner::BudgetPlanner(BudgetPlanner&&) noexcept = default;
 BudgetPlanner& BudgetPlanner::operator=(BudgetPlanner&&) noexcept = default;
@@ -85,15 +139,17 @@ std::size_t BudgetPlanner::min_activation_peak() const {
 std::optional<BudgetSchedule> BudgetPlanner::solve(std::size_t budget, BudgetSolver solver) {
   Impl& impl = *impl_;
   if (budget < min_activation_peak()) return std::nullopt;
+  const std::size_t lattice_entries = impl.limits.table_bytes / sizeof(LatticeTables::Entry);
   const bool recursive =
       solver == BudgetSolver::recursive || (solver == BudgetSolver::automatic && !impl.chain.uniform) ||
-      !impl.lattice.solve(budget, solver == BudgetSolver::lattice ? kInfinite : kLatticeMaxEntries);
+      !impl.lattice.solve(budget, solver == BudgetSolver::lattice ? kInfinite : lattice_entries);
   if (recursive) {
     // Solved on the first call: every value the reconstruction asks for is a memo hit.
     auto solve_part = [&impl](const Part& part, std::size_t memory) { return impl.recursive.solve(part, memory); };
-    return schedule_within(impl.chain, budget, solve_part);
+    return within_limits(impl.chain, impl.recursive, impl.limits,
+                         [&] { return schedule_within(impl.chain, impl.forward_flops, budget, solve_part); });
   }
-  return schedule_within(impl.chain, budget,
+  return schedule_within(impl.chain, impl.forward_flops, budget,
                          [&impl](const Part& part, std::size_t memory) { return impl.lattice.value(part, memory); });
 }
 
@@ -107,12 +163,20 @@ std::string infeasible_budget_message(const std::string& plan_text, std::size_t 
 }
 
 Plan build_budget_plan(const Chain& chain, const ModelSpec& model, const StepContext& context,
-                       std::size_t budget_bytes, const std::string& name) {
-  BudgetPlanner planner(chain);
-  const std::optional<BudgetSchedule> schedule = planner.solve(budget_bytes);
-  if (!schedule) throw UsageError(infeasible_budget_message(name, budget_bytes, planner.min_activation_peak()));
+                       std::size_t budget_bytes, const std::string& name, PlanningLimits limits) {
+  std::optional<BudgetPlanner> planner;
+  std::optional<BudgetSchedule> schedule;
+  try {
+    planner.emplace(chain, unit_recompute_costs(chain, model, context), BudgetMemory::activations, limits);
+    schedule = planner->solve(budget_bytes);
+  } catch (const PlanningLimitError& error) {
+    throw PlanningLimitError("--plan " + name + ": " + error.what());
+  }
+  if (!schedule) throw UsageError(infeasible_budget_message(name, budget_bytes, planner->min_activation_peak()));
   return build_schedule(chain, model, context, schedule->calls, name,
-                        "least recomputation within an activation budget of " + format_bytes(budget_bytes) +
+                        std::string(context.objective == Objective::time ? "least predicted recompute time"
+                                                                         : "least recomputation") +
+                            " within an activation budget of " + format_bytes(budget_bytes) +
                             " (multi-level checkpoints, exact dynamic program)");
 }
 

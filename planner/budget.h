@@ -1,6 +1,7 @@
 // Memory-budget plans: among the persistent multi-level checkpoint schedules of the chain, the
-// one with the least recomputation (forward FLOPs) whose activation peak fits a byte budget,
-// found by an exact dynamic program over sub-chains (Revolve / rotor style, counted to the byte).
+// one with the least recomputation (predicted time, or forward FLOPs: --objective) whose
+// activation peak fits a byte budget, found by an exact dynamic program over sub-chains (Revolve
+// / rotor style, counted to the byte).
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "planner/chain.h"
+#include "planner/errors.h"
 #include "planner/model_spec.h"
 #include "planner/plan.h"
 #include "planner/schedule.h"
@@ -29,13 +31,23 @@ namespace egc {
 //     a checkpoint, once used to recompute, is kept until its layer's gradient is done.
 // Memory is what the finished Plan counts: activation_peak_bytes, every live activation,
 // recomputed copy, pre-activation and activation gradient at every op, 256-byte footprints.
-// Cost is Plan::recompute_flops. The dynamic program's optimum over this space is exact (tests
-// compare it with an exhaustive search); schedules outside it, such as a checkpoint dropped
-// before its layer's backward and re-derived later from an earlier one, can be cheaper.
+// Cost is the sum over the recompute ops of their unit's cost (planner/recompute_cost.h): with
+// FLOPs, Plan::recompute_flops; with picoseconds, the plan's predicted_step_ms less none's per
+// micro-batch. The dynamic program's optimum over this space is exact (tests compare it with an
+// exhaustive search); schedules outside it, such as a checkpoint dropped before its layer's
+// backward and re-derived later from an earlier one, can be cheaper.
+
+// What a budget bounds: the activation peak (Plan::activation_peak_bytes: budget:SIZE), or with
+// per-layer updates the activations and the parameter gradients each backward holds together
+// (the plan's largest live bytes less its persistent ones: what auto fits to the arena).
+enum class BudgetMemory { activations, activations_and_gradients };
 
 struct BudgetSchedule {
-  std::size_t activation_peak_bytes = 0;  // equals Plan::activation_peak_bytes of the built plan
+  // The peak the budget bounds: Plan::activation_peak_bytes of the built plan, or with
+  // activations_and_gradients, its live_peak_bytes less its persistent bytes.
+  std::size_t activation_peak_bytes = 0;
   std::size_t recompute_flops = 0;        // equals Plan::recompute_flops
+  std::size_t cost = 0;                   // the objective's: sum of the unit costs of its recomputes
   std::vector<ScheduleCall> calls;        // forward/recompute/loss/backward; the update is implied
 };
 
@@ -45,15 +57,35 @@ struct BudgetSchedule {
 // memory a sub-problem is asked about is a level), skipping levels a sub-problem cannot be asked
 // about; on equal widths it bounds each split by lower convex hulls of the parts' costs and
 // evaluates only the splits that could be cheaper. automatic: lattice for equal hidden widths
-// when its tables fit kLatticeMaxEntries, recursive otherwise.
+// when its tables fit the limit, recursive otherwise.
 enum class BudgetSolver { automatic, lattice, recursive };
-constexpr std::size_t kLatticeMaxEntries = std::size_t{4} << 20;  // 24 bytes each: 96 MiB at most
+
+// What planning one budget may take: the solver's tables, and the recursive solver's processor
+// time (the lattice's time is bounded by its tables). Equal widths plan within them up to 4,096
+// layers; unequal widths, whose sub-chains are all distinct, up to about 128 (README, "Limits").
+struct PlanningLimits {
+  double seconds = 120;
+  std::size_t table_bytes = std::size_t{1} << 30;
+};
+
+// A chain the budget planner cannot plan within its PlanningLimits. The message says which
+// limit, the chain's size, and the plans that can.
+class PlanningLimitError : public UsageError {
+ public:
+  using UsageError::UsageError;
+};
 
 // Solves for any number of budgets on one chain; the sub-chain tables are shared between them.
 class BudgetPlanner {
  public:
-  // Throws UsageError when byte or FLOP totals of the chain would overflow 64 bits.
-  explicit BudgetPlanner(const Chain& chain);
+  // Minimises recomputed FLOPs. Throws UsageError when byte or FLOP totals of the chain would
+  // overflow 64 bits, and PlanningLimitError when solving it (here, and in every solve) goes
+  // past `limits`.
+  explicit BudgetPlanner(const Chain& chain, PlanningLimits limits = {});
+  // Minimises the sum of unit_cost[j] over the recomputes (one per unit: unit_recompute_costs)
+  // within a budget on `memory`.
+  BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost,
+                BudgetMemory memory = BudgetMemory::activations, PlanningLimits limits = {});
   ~BudgetPlanner();
   BudgetPlanner(BudgetPlanner&&) noexcept;
   BudgetPlanner& operator=(BudgetPlanner&&) noexcept;
@@ -69,11 +101,12 @@ class BudgetPlanner {
   std::unique_ptr<Impl> impl_;
 };
 
-// The budget plan as a finished Plan. Throws UsageError when the budget is infeasible, stating
+// The budget plan as a finished Plan, minimising context.objective. Throws UsageError when the budget is infeasible, stating
 // the smallest feasible budget ("<flag text>: SIZE (...) is below the smallest feasible
 // activation peak for this model, ...").
+// PlanningLimitError when the chain is beyond `limits` ("--plan <name>: the budget planner ...").
 Plan build_budget_plan(const Chain& chain, const ModelSpec& model, const StepContext& context,
-                       std::size_t budget_bytes, const std::string& name);
+                       std::size_t budget_bytes, const std::string& name, PlanningLimits limits = {});
 
 // The UsageError message for a budget below the smallest feasible one.
 std::string infeasible_budget_message(const std::string& plan_text, std::size_t budget_bytes,

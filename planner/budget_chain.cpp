@@ -15,22 +15,25 @@
 
 namespace egc::budget_dp {
 
-BudgetChain::BudgetChain(const Chain& chain) : n(chain.size()) {
+BudgetChain::BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost, bool count_gradients)
+    : n(chain.size()), cost(std::move(unit_cost)) {
   if (n == 0) throw std::logic_error("BudgetPlanner: empty chain");
-  read_layers(chain);
+  if (cost.size() != n) throw std::logic_error("BudgetPlanner: one recompute cost per unit is needed");
+  read_layers(chain, count_gradients);
   tabulate_pairs();
   find_classes();
   uniform = n >= 4;
   for (std::size_t j = 1; j + 1 < n && uniform; ++j)
-    uniform = bytes[j] == bytes[0] && tape_of[j] == tape_of[0] && flops[j] == flops[1] &&
+    uniform = bytes[j] == bytes[0] && tape_of[j] == tape_of[0] && cost[j] == cost[1] &&
               tape_bytes[j] == tape_bytes[0] && forward_scratch[j] == forward_scratch[0] &&
-              backward_scratch[j] == backward_scratch[0] && grad_input_bytes[j] == grad_input_bytes[1];
+              backward_scratch[j] == backward_scratch[0] && grad_input_bytes[j] == grad_input_bytes[1] &&
+              parameter_gradients[j] == parameter_gradients[1];  // unit 0's input width is the data's
   uniform = uniform && n <= (std::size_t{1} << 15);  // keeps the hull fractions' products in 128 bits
   find_min_peaks();
 }
 
-void BudgetChain::read_layers(const Chain& chain) {
-  std::size_t total_bytes = 0, total_flops = 0;
+void BudgetChain::read_layers(const Chain& chain, bool count_gradients) {
+  std::size_t total_bytes = 0, total_cost = 0;
   for (const Layer& layer : chain.layers) {
     const UnitFootprints f = unit_footprints(layer);
     grad_input_bytes.push_back(f.gradient_in_place || bytes.empty() ? 0 : bytes.back());
@@ -38,19 +41,20 @@ void BudgetChain::read_layers(const Chain& chain) {
     tape_bytes.push_back(f.tape);
     forward_scratch.push_back(f.forward_scratch);
     backward_scratch.push_back(f.backward_scratch);
-    flops.push_back(layer.forward_flops);
+    parameter_gradients.push_back(count_gradients ? f.parameter_gradients : 0);
     tape_of.push_back(saved_for_backward(layer));
     const std::size_t held = checked_add(checked_add(f.output, f.tape, "activation bytes"),
-                                         checked_add(f.forward_scratch, f.backward_scratch, "activation bytes"),
+                                         checked_add(checked_add(f.forward_scratch, f.backward_scratch, "activation bytes"),
+                                                     parameter_gradients.back(), "activation bytes"),
                                          "activation bytes");
     total_bytes = checked_add(total_bytes, checked_mul(held, 4, "activation bytes"), "activation bytes");
-    total_flops = checked_add(total_flops, layer.forward_flops, "forward FLOPs");
   }
+  for (std::size_t c : cost) total_cost = checked_add(total_cost, c, "recompute cost");
   // Bounds for every sum below: a peak never exceeds four times all that the units hold, and no
   // layer is recomputed more than n times.
-  checked_mul(total_flops, n, "recompute FLOPs");
-  flops_before.assign(n + 1, 0);
-  for (std::size_t j = 0; j < n; ++j) flops_before[j + 1] = flops_before[j] + flops[j];
+  checked_mul(total_cost, n, "recompute cost");
+  cost_before.assign(n + 1, 0);
+  for (std::size_t j = 0; j < n; ++j) cost_before[j + 1] = cost_before[j] + cost[j];
 }
 
 void BudgetChain::tabulate_pairs() {
@@ -68,15 +72,16 @@ void BudgetChain::tabulate_pairs() {
 
 namespace {
 
-// Numbers each unit's distinct (bytes, flops, tape, scratch, gradient): equal numbers, equal units.
+// Numbers each unit's distinct (bytes, cost, tape, scratch, gradient): equal numbers, equal units.
 std::vector<std::uint32_t> layer_types(const BudgetChain& chain) {
   const std::size_t n = chain.n;
   std::vector<std::uint32_t> type(n);
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   auto key = [&](std::size_t j) {
-    return std::make_tuple(chain.bytes[j], chain.flops[j], static_cast<int>(chain.tape_of[j]), chain.tape_bytes[j],
-                           chain.forward_scratch[j], chain.backward_scratch[j], chain.grad_input_bytes[j] == 0);
+    return std::make_tuple(chain.bytes[j], chain.cost[j], static_cast<int>(chain.tape_of[j]), chain.tape_bytes[j],
+                           chain.forward_scratch[j], chain.backward_scratch[j], chain.grad_input_bytes[j] == 0,
+                           chain.parameter_gradients[j]);
   };
   std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return key(x) < key(y); });
   std::uint32_t next = 0;

@@ -1,5 +1,5 @@
 // BudgetChain: the chain as the budget dynamic program sees it: each unit's footprints (output,
-// tape, forward and backward scratch), FLOPs, the sums and maxima that its peaks and costs are
+// tape, forward and backward scratch), the cost of recomputing it (FLOPs or picoseconds), the sums and maxima that its peaks and costs are
 // made of, the classes of equal sub-chains (the sub-problems, numbered as columns) and each
 // sub-problem's smallest peak.
 #pragma once
@@ -30,8 +30,11 @@ struct Part {
 };
 
 struct BudgetChain {
-  // Throws UsageError when byte or FLOP totals of the chain would overflow 64 bits.
-  explicit BudgetChain(const Chain& chain);
+  // unit_cost[j]: what one recompute of unit j costs the objective (planner/recompute_cost.h);
+  // every cost below is a sum of these. count_gradients: each backward also holds its unit's
+  // parameter gradients (per-layer updates), so peaks are of activations and gradients together.
+  // Throws UsageError when byte or cost totals of the chain would overflow 64 bits.
+  BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost, bool count_gradients = false);
 
   std::size_t n = 0;
   // Per unit j (planner/unit_memory.h): the footprint of its output (= its gradient), of what its
@@ -43,9 +46,10 @@ struct BudgetChain {
   std::vector<std::size_t> forward_scratch;
   std::vector<std::size_t> backward_scratch;
   std::vector<std::size_t> grad_input_bytes;
-  std::vector<std::size_t> flops;
+  std::vector<std::size_t> parameter_gradients;  // held by its backward when counted, else 0
+  std::vector<std::size_t> cost;  // per unit: one recompute of it
   std::vector<SavedForBackward> tape_of;
-  std::vector<std::size_t> flops_before;   // sum of flops of layers < j
+  std::vector<std::size_t> cost_before;    // sum of cost of layers < j
   std::vector<std::size_t> pair_max_from;  // max over j' >= j >= 1 of pair(j') (prefix_pair(s, j') for s < j')
   std::vector<std::vector<std::size_t>> pair_max;  // sparse table of pair(j), j >= 1
 
@@ -54,7 +58,7 @@ struct BudgetChain {
   std::vector<std::uint32_t> class_of_end;  // [t * n + s]: the same, contiguous over s for one t
   std::vector<std::pair<std::size_t, std::size_t>> representative;  // (s, t) of each class
   std::vector<std::uint32_t> classes_by_length;
-  // Every hidden layer alike but for layer 0's FLOPs: what the lattice solver's hulls need.
+  // Every hidden layer alike but for layer 0's cost: what the lattice solver's hulls need.
   bool uniform = false;
 
   std::vector<std::size_t> min_peak;  // per column: the smallest peak of any schedule (kInfinite: no such column)
@@ -62,13 +66,13 @@ struct BudgetChain {
   std::size_t input_bytes(std::size_t s) const { return s == 0 ? 0 : bytes[s - 1]; }
   bool needs_tape(std::size_t j) const { return tape_of[j] != SavedForBackward::nothing; }
   bool pre_tape(std::size_t j) const { return tape_of[j] == SavedForBackward::pre_activation; }
-  std::size_t flops_between(std::size_t first, std::size_t end) const {  // layers [first, end)
-    return flops_before[end] - flops_before[first];
+  std::size_t cost_between(std::size_t first, std::size_t end) const {  // layers [first, end)
+    return cost_before[end] - cost_before[first];
   }
   // Seg(s, t, tape)'s cost with unlimited memory: every layer s..t-1 once, and layer t unless
   // its tape is kept. No schedule of it costs less.
   std::size_t seg_min_cost(std::size_t s, std::size_t t, bool tape) const {
-    return flops_between(s, t) + (needs_tape(t) && !tape ? flops[t] : 0);
+    return cost_between(s, t) + (needs_tape(t) && !tape ? cost[t] : 0);
   }
   // Kept across the right part of a split at k: a separate tape (GELU's pre-activation, a block's)
   // kept for the left part's backward.
@@ -110,7 +114,7 @@ struct BudgetChain {
     tape = tape && needs_tape(t);  // the flag only matters for layers that need a tape
     return Part{s, t, tape, false, std::size_t{c} * 2 + (tape ? 1 : 0)};
   }
-  void read_layers(const Chain& chain);
+  void read_layers(const Chain& chain, bool count_gradients);
   void tabulate_pairs();
   void find_classes();
   void find_min_peaks();

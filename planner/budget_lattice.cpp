@@ -216,8 +216,8 @@ Value LatticeSolver::best_split_uniform(const Part& parent, std::size_t memory) 
     const LowerHull& right = hull(right_family, parent.tape, tables_.level(memory - shift));
     const LowerHull& left = hull(left_family, kept, level);
     auto bound = [&](std::size_t p) {
-      const Fraction prefix_flops{static_cast<Wide>(splits.prefix_cost(s + p)), 1};
-      return add(add(prefix_flops, right.at(length - p)), left.at(p));
+      const Fraction prefix_cost{static_cast<Wide>(splits.prefix_cost(s + p)), 1};
+      return add(add(prefix_cost, right.at(length - p)), left.at(p));
     };
     hull_search(length, kept, right, left, bound, evaluate, best, hints_[parent.column * 2 + (kept ? 1 : 0)]);
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "planner/budget.h"
+
 namespace egc::budget_dp {
 
 void Memo::insert(std::size_t memory, const Value& value) {
@@ -22,12 +24,20 @@ void Memo::insert(std::size_t memory, const Value& value) {
 
 RecursiveSolver::RecursiveSolver(const BudgetChain& chain) : chain_(chain), memo_(chain.columns()) {}
 
+void RecursiveSolver::check_limits() {
+  if (entries_ > max_entries_) throw PlanningLimitError("its tables reached their limit");
+  if (++solved_ % 1024 == 0 && std::clock() > deadline_) throw PlanningLimitError("it ran out of time");
+}
+
 Value RecursiveSolver::solve_anew(const Part& part, std::size_t memory) {
+  check_limits();
   Memo& memo = memo_[part.column];
   Value best = best_option(chain_, part, memory,
                            [this](const Part& sub, std::size_t sub_memory) { return solve(sub, sub_memory); });
   best.solved_at = memory;
+  const std::size_t before = memo.entries.size();
   memo.insert(memory, best);
+  entries_ += memo.entries.size() - before;
   return *memo.find(memory);  // an equally cheap value solved before may stand for it
 }
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <ctime>
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "planner/budget_chain.h"
@@ -33,6 +35,15 @@ class RecursiveSolver {
  public:
   explicit RecursiveSolver(const BudgetChain& chain);  // `chain` must outlive the solver
 
+  // What solving may take: once the process has used `deadline` of processor time (std::clock:
+  // what the planner itself spent, however loaded the machine), or the memo holds more than
+  // `max_entries` entries, solving a new sub-problem throws PlanningLimitError. Unlimited by default.
+  void limit(std::clock_t deadline, std::size_t max_entries) {
+    deadline_ = deadline;
+    max_entries_ = max_entries;
+  }
+  static constexpr std::size_t kEntryBytes = sizeof(Memo::Entry);
+
   // The sub-problem's optimum within `memory` (infeasible below its smallest peak). Solved
   // answers are kept, so asking again (as the reconstruction does) costs a lookup; most questions
   // a split asks are such, hence the lookup is inline.
@@ -45,8 +56,14 @@ class RecursiveSolver {
  private:
   Value solve_anew(const Part& part, std::size_t memory);
 
+  void check_limits();
+
   const BudgetChain& chain_;
   std::vector<Memo> memo_;  // per column
+  std::size_t entries_ = 0;  // over all memos
+  std::size_t solved_ = 0;   // sub-problems solved anew, to look at the clock every so often
+  std::clock_t deadline_ = std::numeric_limits<std::clock_t>::max();
+  std::size_t max_entries_ = kInfinite;
 };
 
 // Every sub-problem's optimum with unlimited memory, per column (Value{} for no such column),

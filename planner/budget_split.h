@@ -31,7 +31,8 @@ namespace egc::budget_dp {
 // input size and units (equal widths) are one class and share results. Per unit (BudgetChain):
 // a its output (= its gradient), T its tape (a itself for relu/tanh), F and B its forward and
 // backward scratch, G the input gradient its backward makes (x, the input's size; 0 at unit 0
-// and for a residual block, which adds it to grad_act.t in place).
+// and for a residual block, which adds it to grad_act.t in place), and where counted its
+// parameter gradients, held by its backward.
 //
 // Optimum per (class, memory M): least cost over schedules with peak <= M. Splits are tried in
 // increasing order of a lower bound on their cost (the unlimited-memory cost of both parts plus
@@ -62,13 +63,15 @@ inline Value base_value(const BudgetChain& chain, std::size_t t, bool tape) {
   const std::size_t x = chain.input_bytes(t), a = chain.bytes[t];
   Value v;
   v.cost = 0;
-  // backward(t): its input, its tape, grad_act.t, the new grad_act.(t-1) and its scratch.
-  v.peak = x + chain.grad_input_bytes[t] + a + chain.tape_bytes[t] + chain.backward_scratch[t];
+  // backward(t): its input, its tape, grad_act.t, the new grad_act.(t-1), its scratch and, where
+  // counted, its parameter gradients (its update follows and holds a subset of these).
+  v.peak = x + chain.grad_input_bytes[t] + a + chain.tape_bytes[t] + chain.backward_scratch[t] +
+           chain.parameter_gradients[t];
   if (chain.needs_tape(t) && !tape) {
     // recompute(t): input, grad_act.t, the new output, its forward scratch and, where separate,
     // the new tape.
     v.peak = std::max(v.peak, x + 2 * a + chain.forward_scratch[t] + (chain.pre_tape(t) ? chain.tape_bytes[t] : 0));
-    v.cost = chain.flops[t];
+    v.cost = chain.cost[t];
   }
   return v;
 }
@@ -109,7 +112,7 @@ class Splits {
     return parent_.top ? chain_.top_part(k) : chain_.seg_part_by_end(k, parent_.t, parent_.tape);
   }
   Part left(std::size_t k, bool kept) const { return chain_.seg_part(parent_.s, k - 1, kept); }
-  std::size_t prefix_cost(std::size_t k) const { return parent_.top ? 0 : chain_.flops_between(parent_.s, k); }
+  std::size_t prefix_cost(std::size_t k) const { return parent_.top ? 0 : chain_.cost_between(parent_.s, k); }
   // Live across the right part: the parent's input and a kept pre-activation. The right part is
   // asked about the parent's memory less this.
   std::size_t across_right(std::size_t k, bool kept) const { return input_ + chain_.kept_pre_bytes(k, kept); }
@@ -144,14 +147,14 @@ class Splits {
     const Part right_part = right(k), left_part = left(k, kept);
     if (split_peaks.with(chain_.min_peak[right_part.column], chain_.min_peak[left_part.column]) > memory)
       return Value{};
-    const std::size_t prefix_flops = prefix_cost(k);
+    const std::size_t prefix_costs = prefix_cost(k);
     const Value right_value = part_value(right_part, memory - split_peaks.across_right);
     // The left part costs at least its unlimited-memory cost.
-    if (best.feasible() && prefix_flops + right_value.cost + chain_.seg_min_cost(parent_.s, k - 1, kept) >= best.cost)
+    if (best.feasible() && prefix_costs + right_value.cost + chain_.seg_min_cost(parent_.s, k - 1, kept) >= best.cost)
       return Value{};
     const Value left_value = part_value(left_part, memory);
     Value candidate;
-    candidate.cost = prefix_flops + right_value.cost + left_value.cost;
+    candidate.cost = prefix_costs + right_value.cost + left_value.cost;
     candidate.peak = split_peaks.with(right_value.peak, left_value.peak);
     candidate.choice = split_choice(parent_.s, k, kept);
     return candidate;

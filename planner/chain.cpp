@@ -18,6 +18,10 @@ SavedForBackward saved_for_backward(const Layer& layer) {
   return SavedForBackward::nothing;
 }
 
+bool output_derivable(const Layer& layer) {
+  return layer.kind == UnitKind::linear && saved_for_backward(layer) == SavedForBackward::pre_activation;
+}
+
 std::vector<LinearShape> linear_shapes(const Layer& layer) {
   if (layer.kind == UnitKind::residual_block) return {{layer.in, layer.inner}, {layer.inner, layer.out}};
   return {{layer.in, layer.out}};

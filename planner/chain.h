@@ -58,6 +58,10 @@ struct Layer {
 };
 
 SavedForBackward saved_for_backward(const Layer& layer);
+// Whether the unit's output is a pointwise function of its separate tape: a linear unit whose
+// backward needs its pre-activation (GELU; tanh with dropout). Its output can then be dropped and
+// re-derived from a kept pre-activation where read (op-level recomputation, ScheduleBuilder::derive).
+bool output_derivable(const Layer& layer);
 
 // The Linear maps of a unit, in forward order: one for a linear unit, Linear1 and Linear2 of a
 // block (what GEMM shapes and the backends' scratch are sized by).

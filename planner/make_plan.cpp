@@ -16,23 +16,32 @@
 namespace egc {
 namespace {
 
+// A segmented schedule; with spec.derive its op-level variant (with_derived_outputs).
+Plan segmented_plan(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                    const std::vector<std::size_t>& checkpoints, const PlanSpec& spec, std::string description) {
+  if (!spec.derive)
+    return build_segmented_schedule(chain, model, context, checkpoints, spec.text, std::move(description));
+  return build_schedule(chain, model, context, with_derived_outputs(chain, segmented_calls(chain, checkpoints)),
+                        spec.text,
+                        description + "; op-level: outputs of GELU layers re-derived from their kept pre-activations");
+}
+
 Plan plan_for(const Chain& chain, const ModelSpec& model, const StepContext& context, const PlanSpec& spec) {
   const std::size_t n = chain.size();
   switch (spec.kind) {
     case PlanKind::none:
-      return build_segmented_schedule(chain, model, context, none_checkpoints(n), spec.text,
-                                      "keep every activation; no recomputation");
+      return segmented_plan(chain, model, context, none_checkpoints(n), spec, "keep every activation; no recomputation");
     case PlanKind::sqrtn: {
       const std::vector<std::size_t> checkpoints = sqrtn_checkpoints(n);
-      return build_segmented_schedule(
-          chain, model, context, checkpoints, spec.text,
+      return segmented_plan(
+          chain, model, context, checkpoints, spec,
           "Chen et al.: " + std::to_string(checkpoints.size() + 1) + " segments of about sqrt(" +
               std::to_string(n) + ") layers; each segment's input kept, its layers recomputed before its backward");
     }
     case PlanKind::every:
-      return build_segmented_schedule(chain, model, context, every_k_checkpoints(n, spec.every), spec.text,
-                                      "a kept activation every " + std::to_string(spec.every) +
-                                          " layers; the layers between recomputed before their backward");
+      return segmented_plan(chain, model, context, every_k_checkpoints(n, spec.every), spec,
+                            "a kept activation every " + std::to_string(spec.every) +
+                                " layers; the layers between recomputed before their backward");
     case PlanKind::budget:
       if (context.host_memory_bytes > 0) return build_offload_plan(chain, model, context, spec.budget_bytes, spec.text);
       return build_budget_plan(chain, model, context, spec.budget_bytes, spec.text);

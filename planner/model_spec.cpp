@@ -22,6 +22,10 @@ BlockKind parse_block(std::string_view text, std::string_view flag) {
 
 Norm parse_norm(std::string_view text, std::string_view flag) { return parse_name(kNormNames, text, flag, "norm"); }
 
+Objective parse_objective(std::string_view text, std::string_view flag) {
+  return parse_name(kObjectiveNames, text, flag, "objective");
+}
+
 std::vector<std::size_t> parse_widths(std::string_view text, std::string_view flag) {
   std::vector<std::size_t> widths;
   for (const std::string& item : split_commas(text)) widths.push_back(parse_positive(item, flag));

@@ -61,6 +61,12 @@ struct ModelSpec {
 // free memory (the planner keeps a margin below it; see planner/auto_plan.h).
 enum class MemoryLimitSource { none, user, device };
 
+// What a budget plan (budget:SIZE, auto) minimises within its byte budget (--objective): the
+// predicted step time (the recomputes priced by the device profile), or the recomputed FLOPs.
+enum class Objective { time, flops };
+inline constexpr EnumName<Objective> kObjectiveNames[] = {{Objective::time, "time"}, {Objective::flops, "flops"}};
+static_assert(names_in_order(kObjectiveNames) && count_of(kObjectiveNames) == 1 + int(Objective::flops));
+
 // What the runtime must also place in the arena for one training step, and how much it may take.
 struct StepContext {
   std::size_t dataset_rows = 0;     // samples resident in the arena (training + evaluation)
@@ -78,6 +84,7 @@ struct StepContext {
   // What the predicted times are computed from (planner/device_profile.h); null: the CPU
   // reference backend's default profile.
   std::shared_ptr<const DeviceProfile> profile;
+  Objective objective = Objective::time;  // what budget and auto plans minimise
   // The host arena's cap for offloaded activations (--host-memory); 0: offloading off. With it,
   // budget:SIZE plans keep, recompute or offload per layer (planner/offload_plan.h).
   std::size_t host_memory_bytes = 0;
@@ -88,6 +95,7 @@ constexpr const char* to_string(Optimizer optimizer) { return name_of(kOptimizer
 constexpr const char* to_string(LossKind loss) { return name_of(kLossNames, loss); }
 constexpr const char* to_string(BlockKind block) { return name_of(kBlockNames, block); }
 constexpr const char* to_string(Norm norm) { return name_of(kNormNames, norm); }
+constexpr const char* to_string(Objective objective) { return name_of(kObjectiveNames, objective); }
 
 // Parsers for the command line; each throws UsageError naming `flag` and the accepted values.
 Activation parse_activation(std::string_view text, std::string_view flag = "--activation");
@@ -95,6 +103,7 @@ Optimizer parse_optimizer(std::string_view text, std::string_view flag = "--opti
 LossKind parse_loss(std::string_view text, std::string_view flag = "--loss");
 BlockKind parse_block(std::string_view text, std::string_view flag = "--block");
 Norm parse_norm(std::string_view text, std::string_view flag = "--norm");
+Objective parse_objective(std::string_view text, std::string_view flag = "--objective");
 std::vector<std::size_t> parse_widths(std::string_view text, std::string_view flag = "--widths");
 
 // Throws UsageError when a size is zero, a setting is outside its range (dropout in [0, 1),

@@ -1,5 +1,5 @@
 // op_kernels: an op's backend calls, derived from the plan as the executor derives them
-// (runtime/executor.cpp: forward_linear, backward_linear, forward_block, backward_block).
+// (runtime/executor.cpp: forward_linear, backward_linear, forward_block, backward_block, derive).
 #include "planner/op_kernels.h"
 
 #include <cstdint>
@@ -100,6 +100,11 @@ std::vector<KernelCall> op_kernels(const Plan& plan, std::size_t index, std::siz
       return {plan.chain.loss == LossKind::cross_entropy
                   ? call_of(KernelKind::cross_entropy_loss, rows * plan.chain.out_features)
                   : call_of(KernelKind::mse_loss, rows * plan.chain.out_features)};
+    case OpKind::derive: {
+      const Layer& layer = plan.chain.layers.at(static_cast<std::size_t>(op.layer));
+      return {call_of(KernelKind::activation_forward, rows * layer.out,
+                      activation_variant(layer.activation, false, drops(plan, layer)))};
+    }
     case OpKind::update:
       if (plan.model.optimizer == Optimizer::sgd)
         return {call_of(KernelKind::sgd_update, op.param_count, plan.model.sgd_momentum ? "momentum" : "plain")};

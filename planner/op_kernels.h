@@ -18,7 +18,7 @@ namespace egc {
 enum class KernelKind {
   gemm,
   bias_activation,      // bias + activation (+ dropout); variant: the activation, "+pre", "+dropout"
-  activation_forward,   // a block's backward rebuilding its activation from the tape
+  activation_forward,   // a block's backward rebuilding its activation from the tape; a derive op
   activation_backward,  // variant: the activation, "+pre" (from the pre-activation), "+dropout"
   bias_residual,        // a block's epilogue: bias and the residual added
   layernorm_forward,    // variant: "compute" (statistics from x) or "from-stats" (from the tape)

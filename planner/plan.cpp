@@ -38,6 +38,35 @@ std::size_t lay_out(Plan& plan, ArenaSide side, std::string* strategy) {
   return layout.arena_bytes;
 }
 
+// Checkpoints, recompute ops and their FLOPs, derive ops: what a plan recomputes and what it keeps.
+void count_recomputation(Plan& plan) {
+  const std::size_t loss = plan.loss_op();
+  plan.checkpoints.clear();
+  plan.recomputed_forwards = 0;
+  plan.recompute_flops = 0;
+  plan.derived_outputs = 0;
+  std::vector<bool> derived_from(plan.buffers.size(), false);  // pre-activations a derive op reads
+  for (const Op& op : plan.ops) {
+    if (op.kind != OpKind::derive) continue;
+    ++plan.derived_outputs;
+    derived_from[op.input] = true;
+  }
+  // An offloaded output survives the forward pass too, in the host arena.
+  std::vector<bool> offloaded(plan.buffers.size(), false);
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::offload) offloaded[op.input] = true;
+  auto survives = [&](BufferId id) { return id != kNoBuffer && (plan.buffers[id].last_op > loss || offloaded[id]); };
+  for (const Op& op : plan.ops) {
+    if (op.kind == OpKind::recompute) {
+      ++plan.recomputed_forwards;
+      plan.recompute_flops += plan.chain.layers[static_cast<std::size_t>(op.layer)].forward_flops;
+    }
+    if (op.kind == OpKind::forward && static_cast<std::size_t>(op.layer) + 1 < plan.chain.size() &&
+        (survives(op.output) || (survives(op.pre) && derived_from[op.pre])))
+      plan.checkpoints.push_back(static_cast<std::size_t>(op.layer));
+  }
+}
+
 }  // namespace
 
 void finalize_plan(Plan& plan, Offsets offsets) {
@@ -75,23 +104,7 @@ void finalize_plan(Plan& plan, Offsets offsets) {
     plan.breakdown[kind].peak_bytes = peak(live_bytes_per_op(
         plan, [kind](const Buffer& buffer) { return static_cast<std::size_t>(buffer.kind) == kind; }));
 
-  const std::size_t loss = plan.loss_op();
-  // An offloaded output survives the forward pass too, in the host arena.
-  std::vector<bool> offloaded(plan.buffers.size(), false);
-  for (const Op& op : plan.ops)
-    if (op.kind == OpKind::offload) offloaded[op.input] = true;
-  plan.checkpoints.clear();
-  plan.recomputed_forwards = 0;
-  plan.recompute_flops = 0;
-  for (const Op& op : plan.ops) {
-    if (op.kind == OpKind::recompute) {
-      ++plan.recomputed_forwards;
-      plan.recompute_flops += plan.chain.layers[static_cast<std::size_t>(op.layer)].forward_flops;
-    }
-    if (op.kind == OpKind::forward && static_cast<std::size_t>(op.layer) + 1 < plan.chain.size() &&
-        (plan.buffers[op.output].last_op > loss || offloaded[op.output]))
-      plan.checkpoints.push_back(static_cast<std::size_t>(op.layer));
-  }
+  count_recomputation(plan);
   plan.forward_flops = 0;
   for (const Layer& layer : plan.chain.layers) plan.forward_flops += layer.forward_flops;
 }

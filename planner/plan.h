@@ -56,14 +56,16 @@ struct Buffer {
   bool host = false;
 };
 
-// offload and prefetch run on the copy stream (planner/copy_ops.h), every other kind on the
-// compute stream.
-enum class OpKind { forward, recompute, loss, backward, update, offload, prefetch };
+// derive: op-level recomputation, a layer's output re-derived pointwise from its kept
+// pre-activation (ScheduleBuilder::derive). offload and prefetch run on the copy stream
+// (planner/copy_ops.h), every other kind on the compute stream.
+enum class OpKind { forward, recompute, loss, backward, update, derive, offload, prefetch };
 inline constexpr EnumName<OpKind> kOpKindNames[] = {{OpKind::forward, "forward"},
                                                    {OpKind::recompute, "recompute"},
                                                    {OpKind::loss, "loss"},
                                                    {OpKind::backward, "backward"},
                                                    {OpKind::update, "update"},
+                                                   {OpKind::derive, "derive"},
                                                    {OpKind::offload, "offload"},
                                                    {OpKind::prefetch, "prefetch"}};
 constexpr std::size_t kOpKindCount = count_of(kOpKindNames);
@@ -90,6 +92,8 @@ struct Op {
   //                      to grad_output in place: grad_input == grad_output (the residual's)
   //   update:            layer -1: every parameter from the whole-step `gradients` buffer;
   //                      layer i: layer i's parameters from its own `gradients` buffer
+  //   derive:            input (the layer's kept pre-activation) -> output, a new instance of the
+  //                      layer's output: dropout(activation(input)), bit for bit the forward's
   //   offload:           input (a device buffer) -> output (its host copy), on the copy stream
   //   prefetch:          input (a host copy) -> output (a new device instance), on the copy stream
   BufferId input = kNoBuffer;
@@ -159,8 +163,11 @@ struct Plan {
   std::size_t live_peak_bytes = 0;      // lower bound for arena_bytes: max of live_bytes
   std::size_t activation_peak_bytes = 0;
   std::string layout_strategy;          // which offset assignment produced arena_bytes
-  std::vector<std::size_t> checkpoints; // layers whose first-pass output survives the forward pass
+  // Layers whose first-pass output survives the forward pass, or whose first-pass pre-activation
+  // does and a derive op re-derives the output from it (an op-level checkpoint).
+  std::vector<std::size_t> checkpoints;
   std::size_t recomputed_forwards = 0;
+  std::size_t derived_outputs = 0;      // derive ops: outputs re-derived from a kept pre-activation
   std::size_t recompute_flops = 0;
   std::size_t forward_flops = 0;        // one forward pass of the whole chain
   double predicted_step_ms = 0;         // planner/step_time.h: the ops and the batch loads of a step

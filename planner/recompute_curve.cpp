@@ -7,6 +7,8 @@
 #include "planner/chain.h"
 #include "planner/chen_greedy.h"
 #include "planner/errors.h"
+#include "planner/recompute_cost.h"
+#include "planner/step_time.h"
 #include "planner/schedule.h"
 #include "planner/units.h"
 
@@ -21,6 +23,35 @@ CurvePoint measure(const Chain& chain, const ModelSpec& model, const std::vector
                    std::string name) {
   return point_of(std::move(name), segmented_cost(chain, model, StepContext{}, checkpoints));
 }
+
+// One objective's budget plans, each with its predicted step time.
+struct TimedBudgets {
+  const Chain& chain;
+  const ModelSpec& model;
+  StepContext context;
+  BudgetPlanner planner;
+  KernelTimer timer;
+
+  TimedBudgets(const Chain& chain_, const ModelSpec& model_, const StepContext& base, Objective objective)
+      : chain(chain_),
+        model(model_),
+        context(with_objective(base, objective)),
+        planner(chain, unit_recompute_costs(chain, model, context)),
+        timer(profile_of(context), "--profile") {}
+  static StepContext with_objective(StepContext context, Objective objective) {
+    context.objective = objective;
+    return context;
+  }
+  double predicted_ms(const std::vector<ScheduleCall>& calls) const {
+    Plan plan = build_schedule(chain, model, context, calls, "budget", "", Offsets::skip);
+    predict_step_time(plan, timer);
+    return plan.predicted_step_ms;
+  }
+  TimedPoint at(std::size_t budget) {
+    const BudgetSchedule schedule = *planner.solve(budget);
+    return {{"budget", schedule.activation_peak_bytes, schedule.recompute_flops}, predicted_ms(schedule.calls)};
+  }
+};
 
 // The cheapest of `candidates` whose activation peak fits `budget`.
 std::optional<CurvePoint> cheapest_within(const std::vector<CurvePoint>& candidates, std::size_t budget) {
@@ -53,7 +84,7 @@ ModelSpec curve_preset(std::string_view name, const ModelSpec& base) {
   throw UsageError("--preset: unknown preset '" + std::string(name) + "' (accepted: equal64, unequal)");
 }
 
-Curve compute_curve(const ModelSpec& model, std::size_t points, std::string preset) {
+Curve compute_curve(const ModelSpec& model, std::size_t points, std::string preset, const StepContext& context) {
   if (points < 2) throw UsageError("--points: at least 2 budgets are needed (the smallest feasible and none's peak)");
   const Chain chain = build_chain(model);
   const std::size_t n = chain.size();
@@ -61,10 +92,16 @@ Curve compute_curve(const ModelSpec& model, std::size_t points, std::string pres
   curve.model = model;
   curve.preset = std::move(preset);
   curve.layers = n;
+  curve.objective = context.objective;
 
-  BudgetPlanner planner(chain);
+  // Both objectives' planners: the curve's objective gives the recomputation columns, both the
+  // predicted-time ones.
+  TimedBudgets by_time(chain, model, context, Objective::time), by_flops(chain, model, context, Objective::flops);
+  BudgetPlanner& planner = context.objective == Objective::time ? by_time.planner : by_flops.planner;
   curve.min_feasible_bytes = planner.min_activation_peak();
   curve.none_peak_bytes = measure(chain, model, none_checkpoints(n), "none").activation_peak_bytes;
+  curve.none_step_ms = by_time.predicted_ms(segmented_calls(chain, none_checkpoints(n)));
+  curve.profile_name = by_time.timer.profile().name;
   for (const Layer& layer : chain.layers) curve.forward_flops += layer.forward_flops;
 
   const CurvePoint sqrtn = measure(chain, model, sqrtn_checkpoints(n), "sqrtn");
@@ -90,6 +127,8 @@ Curve compute_curve(const ModelSpec& model, std::size_t points, std::string pres
     row.budget_bytes = budget;
     const std::optional<BudgetSchedule> schedule = planner.solve(budget);
     row.budget = {"budget", schedule->activation_peak_bytes, schedule->recompute_flops};
+    row.by_time = by_time.at(budget);
+    row.by_flops = by_flops.at(budget);
     row.chen_greedy = cheapest_within(greedy, budget);
     row.every = cheapest_within(every, budget);
     if (sqrtn.activation_peak_bytes <= budget) row.sqrtn = sqrtn;

@@ -65,14 +65,13 @@ static std::vector<std::size_t> activation_bytes_per_op(const Plan& plan) {
   return live_bytes_per_op(plan, [](const Buffer& buffer) { return counts_as_activation(buffer.kind); });
 }
 
-namespace {
-
 std::string format_ms(double ms) {
   char text[32];
   std::snprintf(text, sizeof text, ms < 10 ? "%.3f ms" : "%.1f ms", ms);
   return text;
 }
 
+namespace {
 // For a copy op: its buffers and the compute ops ordered around it.
 std::string copy_events(const Plan& plan, std::size_t index) {
   const Op& op = plan.ops[index];
@@ -86,6 +85,15 @@ double predicted_ms(const Plan& plan, std::size_t begin, std::size_t end) {
   double ms = 0;
   for (std::size_t i = begin; i < end; ++i) ms += plan.ops[i].predicted_ms;
   return ms;
+}
+
+// "; derive 2,4-5", with the count of derive ops where a layer is derived more than once.
+std::string derive_detail(std::vector<std::size_t> layers) {
+  if (layers.empty()) return "";
+  const std::size_t ops = layers.size();
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  return "; derive " + format_layer_ranges(layers) + (ops > layers.size() ? " (" + std::to_string(ops) + " ops)" : "");
 }
 
 }  // namespace
@@ -125,23 +133,37 @@ std::string format_segments(const Plan& plan) {
       continue;
     }
     const std::size_t begin = i;
-    std::vector<std::size_t> recomputed, backward;
+    std::vector<std::size_t> recomputed, backward, derived;
     fullest = i;
-    for (; i < plan.ops.size() && (plan.ops[i].kind == OpKind::recompute || is_copy(plan.ops[i].kind)); ++i) {
-      if (plan.ops[i].kind == OpKind::recompute) recomputed.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+    auto is = [&](OpKind kind) { return i < plan.ops.size() && plan.ops[i].kind == kind; };
+    auto copy = [&] { return i < plan.ops.size() && is_copy(plan.ops[i].kind); };  // with the phase it is issued in
+    // A derive before a backward belongs to it; one before a recompute run starts the next segment.
+    auto derive_before_backward = [&] {
+      std::size_t j = i;
+      while (j < plan.ops.size() && plan.ops[j].kind == OpKind::derive) ++j;
+      return j > i && j < plan.ops.size() && plan.ops[j].kind == OpKind::backward;
+    };
+    // Derive ops go with the recompute run or the backward op they precede.
+    for (; is(OpKind::recompute) || is(OpKind::derive) || copy(); ++i) {
+      if (copy()) {
+        fullest = fuller(fullest, i);
+        continue;
+      }
+      (is(OpKind::derive) ? derived : recomputed).push_back(static_cast<std::size_t>(plan.ops[i].layer));
       fullest = fuller(fullest, i);
     }
     // Backward ops, each with the update of its layer where the plan updates per layer.
-    for (; i < plan.ops.size() && (plan.ops[i].kind == OpKind::backward || is_copy(plan.ops[i].kind) ||
-                                   (plan.ops[i].kind == OpKind::update && plan.ops[i].layer >= 0));
+    for (; is(OpKind::backward) || derive_before_backward() || copy() || (is(OpKind::update) && plan.ops[i].layer >= 0);
          ++i) {
-      if (plan.ops[i].kind == OpKind::backward) backward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+      if (is(OpKind::backward)) backward.push_back(static_cast<std::size_t>(plan.ops[i].layer));
+      if (is(OpKind::derive)) derived.push_back(static_cast<std::size_t>(plan.ops[i].layer));
       fullest = fuller(fullest, i);
     }
-    for (; i < plan.ops.size() && plan.ops[i].kind == OpKind::forward; ++i) fullest = fuller(fullest, i);
+    for (; is(OpKind::forward); ++i) fullest = fuller(fullest, i);
     line("segment " + std::to_string(++segment),
-         "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed), fullest,
-         begin, i);
+         "backward " + format_layer_ranges(backward) + "; recompute " + format_layer_ranges(recomputed) +
+             derive_detail(derived),
+         fullest, begin, i);
   }
   return out.str();
 }
@@ -183,7 +205,9 @@ std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
       << plan.ops.size() << " ops, " << plan.buffers.size() << " buffers; checkpoints "
       << format_layer_ranges(plan.checkpoints) << "; " << plan.recomputed_forwards
       << " recomputed layer forwards (" << format_percent(plan.recompute_flops, plan.forward_flops)
-      << " of a forward pass)\n\n";
+      << " of a forward pass)";
+  if (plan.derived_outputs > 0) out << "; " << plan.derived_outputs << " outputs re-derived from pre-activations";
+  out << "\n\n";
   out << format_breakdown(plan) << "\n";
   if (detail == ScheduleDetail::summary) out << format_segments(plan) << "\n";
   if (detail == ScheduleDetail::full) out << format_ops(plan) << "\n";
@@ -270,7 +294,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
       ops.back()["waited_by_op"] = event(op.waited_by_op);
     }
   }
-  return {
+  nlohmann::json json = {
       {"name", plan.name},
       {"description", plan.description},
       {"layers", plan.chain.size()},
@@ -289,10 +313,14 @@ nlohmann::json plan_to_json(const Plan& plan) {
       {"alignment_bytes", kArenaAlignment},
       {"predicted_step_ms", plan.predicted_step_ms},
       {"profile", plan.profile_name},
+      {"objective", to_string(plan.context.objective)},
       {"breakdown", breakdown},
       {"buffers", buffers},
       {"ops", ops},
   };
+  // Only op-level plans have it: every other plan's JSON stays byte for byte as it was.
+  if (plan.derived_outputs > 0) json["derived_outputs"] = plan.derived_outputs;
+  return json;
 }
 
 }  // namespace egc

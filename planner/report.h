@@ -32,6 +32,7 @@ std::string format_layer_ranges(const std::vector<std::size_t>& layers);
 std::string format_bar(std::size_t base, std::size_t part, std::size_t max, std::size_t width);
 
 std::string format_breakdown(const Plan& plan);
+std::string format_ms(double ms);  // "1.234 ms", "12.3 ms"
 std::string format_segments(const Plan& plan);  // one line per forward pass, segment, update
 std::string format_ops(const Plan& plan);       // one line per op
 // Header, breakdown and (by detail) segments or ops, then the peak and arena lines.

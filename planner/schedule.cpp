@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kAcceptedPlans =
     "none, sqrtn, every:K with K >= 1, budget:SIZE, chen-greedy, chen-greedy:SIZE, auto; SIZE in bytes or "
-    "with a unit, such as 512MiB";
+    "with a unit, such as 512MiB; none, sqrtn and every:K with +derive after them";
 
 // The SIZE of "<prefix>SIZE"; a bad size names the flag and lists every accepted plan.
 std::size_t plan_size(std::string_view text, std::size_t prefix, std::string_view flag) {
@@ -29,6 +29,16 @@ std::size_t plan_size(std::string_view text, std::size_t prefix, std::string_vie
 }  // namespace
 
 PlanSpec parse_plan(std::string_view text, std::string_view flag) {
+  constexpr std::string_view kDerive = "+derive";
+  if (text.size() > kDerive.size() && text.substr(text.size() - kDerive.size()) == kDerive) {
+    PlanSpec spec = parse_plan(text.substr(0, text.size() - kDerive.size()), flag);
+    if (spec.derive || (spec.kind != PlanKind::none && spec.kind != PlanKind::sqrtn && spec.kind != PlanKind::every))
+      throw UsageError(std::string(flag) + ": '" + std::string(text) +
+                       "': +derive follows none, sqrtn or every:K only (accepted: " + kAcceptedPlans + ")");
+    spec.derive = true;
+    spec.text = std::string(text);
+    return spec;
+  }
   PlanSpec spec;
   spec.text = std::string(text);
   auto starts_with = [&](std::string_view prefix) { return text.rfind(prefix, 0) == 0; };
@@ -175,6 +185,24 @@ void ScheduleBuilder::forward(std::size_t layer, OpKind kind, bool keep_tape) {
   output_[layer] = output;
   if (pre != kNoBuffer) pre_[layer] = pre;
   if (stats != kNoBuffer) stats_[layer] = stats;
+}
+
+bool ScheduleBuilder::can_derive(std::size_t layer) const {
+  return layer < plan_.chain.size() && output_derivable(plan_.chain.layers[layer]) && pre_[layer] != kNoBuffer;
+}
+
+void ScheduleBuilder::derive(std::size_t layer) {
+  if (!can_derive(layer))
+    throw std::logic_error("derive of layer " + std::to_string(layer) +
+                           ": not a layer whose output is a pointwise function of a kept pre-activation");
+  const BufferId output = add_op_buffer_for_layer("act", layer, BufferKind::activations,
+                                                  plan_.chain.layers[layer].output_bytes, output_copies_);
+  Op& op = add_op(OpKind::derive, static_cast<int>(layer));
+  op.input = pre_[layer];
+  op.output = output;
+  op.reads = {pre_[layer]};
+  op.writes = {output};
+  output_[layer] = output;
 }
 
 void ScheduleBuilder::loss() {
@@ -351,16 +379,25 @@ Plan ScheduleBuilder::finish(std::string name, std::string description, Offsets 
   return std::move(plan_);
 }
 
+void ScheduleBuilder::reserve(std::size_t calls) {
+  // A backward adds its layer's update op; each call makes at most two buffers besides a
+  // block's scratch (an output and its tape, or an input gradient and parameter gradients).
+  plan_.ops.reserve(plan_.ops.size() + 2 * calls + 1);
+  plan_.buffers.reserve(plan_.buffers.size() + 3 * calls);
+}
+
 Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
                     const std::vector<ScheduleCall>& calls, std::string name, std::string description,
                     Offsets offsets) {
   ScheduleBuilder builder(chain, model, context);
+  builder.reserve(calls.size());
   for (const ScheduleCall& call : calls) {
     switch (call.kind) {
       case OpKind::forward:
       case OpKind::recompute: builder.forward(call.layer, call.kind, call.keep_tape); break;
       case OpKind::loss: builder.loss(); break;
       case OpKind::backward: builder.backward(call.layer); break;
+      case OpKind::derive: builder.derive(call.layer); break;
       case OpKind::offload: builder.offload(call.layer); break;
       case OpKind::prefetch: builder.prefetch(call.layer); break;
       case OpKind::update: throw std::logic_error("build_schedule: the update is added after the calls");
@@ -368,6 +405,29 @@ Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContex
   }
   builder.update();
   return builder.finish(std::move(name), std::move(description), offsets);
+}
+
+std::vector<ScheduleCall> with_derived_outputs(const Chain& chain, const std::vector<ScheduleCall>& calls) {
+  constexpr std::size_t kNever = static_cast<std::size_t>(-1);
+  const std::size_t n = chain.size();
+  std::vector<std::size_t> made_at(n, kNever);  // where in `out` the latest instance of each output was made
+  std::vector<bool> pre_kept(n, false);
+  std::vector<ScheduleCall> out;
+  for (const ScheduleCall& call : calls) {
+    // The output this call reads: its input's (forward, recompute, backward), the prediction (loss).
+    const bool reads_input = call.kind != OpKind::loss && call.kind != OpKind::derive && call.layer > 0;
+    const std::size_t read = call.kind == OpKind::loss ? n - 1 : reads_input ? call.layer - 1 : kNever;
+    if (read != kNever && output_derivable(chain.layers[read]) && pre_kept[read] && made_at[read] + 1 != out.size()) {
+      out.push_back({OpKind::derive, read, false});
+      made_at[read] = out.size() - 1;
+    }
+    out.push_back(call);
+    if (call.kind == OpKind::forward || call.kind == OpKind::recompute || call.kind == OpKind::derive) {
+      made_at[call.layer] = out.size() - 1;
+      if (call.keep_tape) pre_kept[call.layer] = true;
+    }
+  }
+  return out;
 }
 
 std::vector<std::size_t> every_k_checkpoints(std::size_t layers, std::size_t k) {

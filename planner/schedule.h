@@ -21,11 +21,13 @@ struct PlanSpec {
   std::size_t every = 0;         // K of every:K
   std::size_t budget_bytes = 0;  // SIZE of budget:SIZE and chen-greedy:SIZE
   bool has_budget = false;       // chen-greedy:SIZE rather than chen-greedy
+  bool derive = false;           // "+derive" after none, sqrtn or every:K: with_derived_outputs applied
   std::string text;              // as written by the user
 };
 
 // "none", "sqrtn", "every:K" (K >= 1), "budget:SIZE", "chen-greedy", "chen-greedy:SIZE", "auto"
-// (SIZE as parse_size reads it). Throws UsageError naming `flag` and listing every accepted plan.
+// (SIZE as parse_size reads it); none, sqrtn and every:K may end in "+derive" (op-level
+// recomputation, with_derived_outputs). Throws UsageError naming `flag` and listing every accepted plan.
 PlanSpec parse_plan(std::string_view text, std::string_view flag = "--plan");
 
 // Records ops in execution order and creates the buffers they touch. Every buffer instance is
@@ -39,6 +41,11 @@ class ScheduleBuilder {
   // output; with keep_tape, also of the tape its backward needs where that is not the output (a
   // GELU layer's pre-activation, a block's inner pre-activation and LayerNorm statistics).
   void forward(std::size_t layer, OpKind kind, bool keep_tape);
+  // Op-level recomputation: re-derives `layer`'s output pointwise from the latest instance of its
+  // kept pre-activation (an output_derivable layer only), making a new instance of the output;
+  // later readers read that one, so the instance it replaces dies at its last reader before.
+  // Throws std::logic_error where the layer is not derivable or its pre-activation is not kept.
+  void derive(std::size_t layer);
   void loss();
   // Needs the latest instances of the layer's input, of what its derivative needs and of the
   // gradient of its output; throws std::logic_error naming what is missing.
@@ -53,8 +60,14 @@ class ScheduleBuilder {
   // Copies the layer's offloaded tensors back into new device instances (one prefetch op each).
   void prefetch(std::size_t layer);
 
+  // Room for `calls` more forward/recompute/loss/backward calls, so that a long schedule (millions
+  // of ops at a long chain's smallest budget) does not move its ops and buffers as it grows.
+  void reserve(std::size_t calls);
+
   // Whether backward(layer) could run now without recomputing anything.
   bool can_backward(std::size_t layer) const;
+  // Whether derive(layer) could run now.
+  bool can_derive(std::size_t layer) const;
 
   // Lifetimes, live bytes, arena offsets (unless skipped: all 0, arena_bytes = live_peak_bytes)
   // and totals; the builder is spent afterwards.
@@ -82,7 +95,7 @@ class ScheduleBuilder {
 
 // One ScheduleBuilder decision. A schedule is its list of calls (the final update is implied).
 struct ScheduleCall {
-  OpKind kind = OpKind::forward;  // forward, recompute, loss, backward, offload or prefetch
+  OpKind kind = OpKind::forward;  // forward, recompute, loss, backward, derive, offload or prefetch
   std::size_t layer = 0;          // unused for loss
   bool keep_tape = false;          // forward/recompute: keep the tape (see ScheduleBuilder::forward)
 };
@@ -92,6 +105,12 @@ struct ScheduleCall {
 Plan build_schedule(const Chain& chain, const ModelSpec& model, const StepContext& context,
                     const std::vector<ScheduleCall>& calls, std::string name, std::string description,
                     Offsets offsets = Offsets::assign);
+
+// The op-level variant of `calls`: before every call that reads an output_derivable layer's output
+// through an instance that the call just before did not make, while that layer's pre-activation is
+// kept, a derive of it; the older instance then dies at its last reader before (the next layer's
+// forward or recompute). Never raises the activation peak; costs one pointwise op per derive.
+std::vector<ScheduleCall> with_derived_outputs(const Chain& chain, const std::vector<ScheduleCall>& calls);
 
 // Checkpoint sets for segmented schedules: the layers (of 0..n-2) whose outputs the first
 // forward pass keeps. Layers after the last checkpoint form the final segment, kept whole.

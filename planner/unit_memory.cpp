@@ -2,12 +2,14 @@
 #include "planner/unit_memory.h"
 
 #include "planner/plan.h"
+#include "planner/units.h"
 
 namespace egc {
 
 UnitFootprints unit_footprints(const Layer& layer) {
   UnitFootprints f;
   f.output = footprint_of(layer.output_bytes);
+  f.parameter_gradients = footprint_of(checked_mul(layer.param_count(), kFloatBytes, "gradient bytes"));
   const bool block = layer.kind == UnitKind::residual_block;
   switch (saved_for_backward(layer)) {
     case SavedForBackward::nothing: break;

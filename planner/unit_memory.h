@@ -21,6 +21,9 @@ struct UnitFootprints {
   // A block adds its input gradient to its output gradient's buffer; a linear unit makes a new
   // one as large as its input (none at unit 0, whose input is the data).
   bool gradient_in_place = false;
+  // Its parameters' gradients: with per-layer updates a buffer born at its backward and gone
+  // after its update (with a single update they live in the step's persistent buffer instead).
+  std::size_t parameter_gradients = 0;
 };
 
 UnitFootprints unit_footprints(const Layer& layer);

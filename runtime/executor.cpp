@@ -92,6 +92,14 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
                           memory_.floats(op.output), batch.rows, plan_.chain.out_features, batch.loss_scale);
       break;
     case OpKind::update: update(op, step); break;
+    case OpKind::derive: {
+      // The same per-element math and dropout keys as the forward that wrote the pre-activation:
+      // the derived output equals the forward's bit for bit.
+      const Layer& layer = plan_.chain.layers[static_cast<std::size_t>(op.layer)];
+      backend_.activation_forward(memory_.floats(op.input), memory_.floats(op.output), batch.rows, layer.out,
+                                  layer.activation, dropout_of(layer, batch, step));
+      break;
+    }
     case OpKind::offload:
     case OpKind::prefetch: copy(index, op); break;
   }

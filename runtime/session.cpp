@@ -14,6 +14,7 @@ StepContext step_context(const ModelSpec& model, const Dataset& data, Backend& b
   context.workspace_bytes = backend.workspace_bytes(build_chain(model));
   context.single_update = options.single_update;
   context.micro_batches = options.micro_batches;
+  context.objective = options.objective;
   context.profile = options.profile ? options.profile : default_profile(backend);
   context.host_memory_bytes = options.host_memory.value_or(0);
   if (options.max_memory) {

@@ -36,6 +36,7 @@ struct RunOptions {
   // What the plan's times are predicted from (--profile; runtime/calibration.h choose_profile);
   // null: the backend's default profile.
   std::shared_ptr<const DeviceProfile> profile;
+  Objective objective = Objective::time;  // --objective: what budget and auto plans minimise
 };
 
 // The step context of `model` training on `data` with `backend`: the resident rows, the backend's

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <random>
 #include <string>
@@ -15,6 +16,8 @@
 
 #include "planner/budget.h"
 #include "planner/make_plan.h"
+#include "planner/recompute_cost.h"
+#include "planner/step_time.h"
 #include "plan_checks.h"
 
 namespace egc::testing {
@@ -205,36 +208,87 @@ inline std::vector<Point> frontier(std::vector<Point> points) {
   return front;
 }
 
+// An objective as the tests read it back from a finished plan: recomputed FLOPs exactly, or the
+// predicted step time less the none plan's, in picoseconds, within the rounding of the DP's
+// per-unit costs (half a picosecond per recompute; n^2 bounds the recomputes of these chains).
+// With BudgetMemory::activations_and_gradients the peak is read as the plan's live bytes less
+// its persistent ones (the test chains' plans have per-layer updates).
+struct PlanObjective {
+  StepContext context;  // the default profile; context.objective says which
+  BudgetMemory memory = BudgetMemory::activations;
+  std::size_t none_ps = 0;
+  std::size_t tolerance = 0;
+
+  PlanObjective(const TestChain& c, Objective objective, BudgetMemory counted = BudgetMemory::activations)
+      : memory(counted) {
+    context.objective = objective;
+    if (objective == Objective::time) {
+      none_ps = picoseconds(make_plan(c.model, context, parse_plan("none")).predicted_step_ms);
+      tolerance = c.chain.size() * c.chain.size();
+    }
+  }
+  static std::size_t picoseconds(double ms) { return static_cast<std::size_t>(std::llround(ms * kPicosecondsPerMs)); }
+  BudgetPlanner planner(const TestChain& c) const {
+    return BudgetPlanner(c.chain, unit_recompute_costs(c.chain, c.model, context), memory);
+  }
+  std::size_t peak_of(const Plan& plan) const {
+    if (memory == BudgetMemory::activations) return plan.activation_peak_bytes;
+    std::size_t persistent = 0;
+    for (const Buffer& buffer : plan.buffers)
+      if (buffer.persistent) persistent += buffer.footprint;
+    return plan.live_peak_bytes - persistent;
+  }
+  // The plan's cost (its predicted time filled in here for the time objective).
+  std::size_t cost_of(Plan plan) const {
+    if (context.objective == Objective::flops) return plan.recompute_flops;
+    predict_step_time(plan, KernelTimer(profile_of(context), "test"));
+    return picoseconds(plan.predicted_step_ms) - none_ps;
+  }
+  bool same(std::size_t a, std::size_t b) const {
+    if (a == kNone || b == kNone) return a == b;
+    return (a > b ? a - b : b - a) <= tolerance;
+  }
+};
+
 // Solves `budget` with both solvers, builds each plan and checks it against the solver's own
-// numbers and the invariants; returns the recompute cost (kNone when infeasible).
-inline std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, std::size_t budget) {
+// numbers and the invariants; returns the objective's cost (kNone when infeasible).
+inline std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, std::size_t budget,
+                                   const PlanObjective& objective) {
   std::size_t cost[2] = {kNone, kNone};
   for (BudgetSolver solver : {BudgetSolver::recursive, BudgetSolver::lattice}) {
     const std::size_t i = solver == BudgetSolver::lattice ? 1 : 0;
     CAPTURE(i);
     const std::optional<BudgetSchedule> schedule = planner.solve(budget, solver);
     if (!schedule) continue;
-    const Plan plan = build_schedule(c.chain, c.model, StepContext{}, schedule->calls, "budget", "");
-    CHECK(plan.activation_peak_bytes == schedule->activation_peak_bytes);
+    const Plan plan = build_schedule(c.chain, c.model, objective.context, schedule->calls, "budget", "");
+    CHECK(objective.peak_of(plan) == schedule->activation_peak_bytes);
     CHECK(plan.recompute_flops == schedule->recompute_flops);
-    CHECK(plan.activation_peak_bytes <= budget);
+    CHECK(objective.same(objective.cost_of(plan), schedule->cost));  // the DP's cost is the plan's
+    CHECK(objective.peak_of(plan) <= budget);
     egc::testing::check_plan_invariants(plan);
-    cost[i] = schedule->recompute_flops;
+    cost[i] = schedule->cost;
   }
   CHECK(cost[0] == cost[1]);  // both optimal; the plans may differ among equally cheap ones
   return cost[0];
 }
+inline std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, std::size_t budget) {
+  return solve_and_check(planner, c, budget, PlanObjective(c, Objective::flops));
+}
 
-// Every schedule of `c` enumerated and measured; both solvers checked at every breakpoint of the
-// frontier, just below it and between. Returns (budgets, schedules).
-inline std::pair<std::size_t, std::size_t> check_against_every_schedule(const TestChain& c, std::mt19937_64& rng) {
+// Every schedule of `c` enumerated and measured (the objective's cost read from each finished
+// plan); both solvers checked at every breakpoint of the frontier, just below it and between.
+// Returns (budgets, schedules).
+inline std::pair<std::size_t, std::size_t> check_against_every_schedule(
+    const TestChain& c, std::mt19937_64& rng, Objective which = Objective::flops,
+    BudgetMemory memory = BudgetMemory::activations) {
+  const PlanObjective objective(c, which, memory);
   std::vector<Point> all;
   ExhaustiveSearch search(c);
   const std::size_t schedules = search.enumerate_all([&](const Plan& plan) {
-    all.push_back({plan.activation_peak_bytes, plan.recompute_flops});
+    all.push_back({objective.peak_of(plan), objective.cost_of(plan)});
   });
   const std::vector<Point> front = frontier(all);
-  BudgetPlanner planner(c.chain);
+  BudgetPlanner planner = objective.planner(c);
   CHECK(planner.min_activation_peak() == front.front().peak);
   // Every breakpoint, the bytes just below it, and one between: in shuffled order, so the
   // planner's memo of solved intervals is exercised across budgets.
@@ -251,11 +305,13 @@ inline std::pair<std::size_t, std::size_t> check_against_every_schedule(const Te
     std::size_t expected = kNone;
     for (const Point& p : front)
       if (p.peak <= budget) expected = p.cost;  // the frontier's cost falls as the peak rises
-    CHECK(solve_and_check(planner, c, budget) == expected);
+    const std::size_t found = solve_and_check(planner, c, budget, objective);
+    CAPTURE(found);
+    CAPTURE(expected);
+    CHECK(objective.same(found, expected));
   }
   return {queries.size(), schedules};
 }
-
 
 // The branch-and-bound search against both solvers at five budgets from the smallest feasible to
 // none's peak, and just below the smallest. Returns (budgets, partial schedules built).

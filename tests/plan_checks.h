@@ -20,6 +20,14 @@ inline ModelSpec equal_model(std::size_t hidden, std::size_t width, std::size_t 
   return model;
 }
 
+// The buffer of `plan` called `name`; fails the test where there is none.
+inline const Buffer& buffer_named(const Plan& plan, const std::string& name) {
+  for (const Buffer& b : plan.buffers)
+    if (b.name == name) return b;
+  FAIL("no buffer " << name);
+  return plan.buffers.front();
+}
+
 // Ops form a complete step; every read is of a live buffer written before; every write is to a
 // live buffer; offsets are aligned and inside the arena; buffers alive together never overlap;
 // the totals agree with a recount.

@@ -125,7 +125,7 @@ bool same_call(const KernelCall& a, const KernelCall& b) {
 
 }  // namespace
 
-TEST_CASE("a step's backend calls are the op kernels and batch loads the time model prices, plain and residual") {
+TEST_CASE("a step's backend calls are the op kernels and batch loads the time model prices, plain (with derive ops) and residual") {
   CpuBackend cpu;
   CallRecorder recorder(cpu);
   for (const bool residual : {false, true}) {
@@ -146,7 +146,9 @@ TEST_CASE("a step's backend calls are the op kernels and batch loads the time mo
     }
     Dataset data = make_synthetic_for(model, 64, 0.1, 3);
     split_dataset(data, 0.0, 3);
-    const Plan plan = plan_run(model, data, recorder, parse_plan("sqrtn"));
+    // The plain GELU chain's plan re-derives outputs from pre-activations (derive ops) too.
+    const Plan plan = plan_run(model, data, recorder, parse_plan(residual ? "sqrtn" : "sqrtn+derive"));
+    CHECK((plan.derived_outputs > 0) == !residual);
     Session session(plan, recorder, data, TrainSettings{});
     session.trainer().executor().set_hook([&](std::size_t op, bool after) { recorder.op = after ? -1 : long(op); });
     recorder.recording = true;

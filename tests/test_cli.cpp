@@ -45,6 +45,7 @@ TEST_CASE("bad flags and values exit with 2 and name the flag") {
       {"--plan budget:1KiB", "smallest feasible activation peak"},
       {"--plan chen-greedy:x", "--plan"},
       {"--plan auto", "--max-memory"},
+      {"--objective speed", "--objective"},
       {"--plan auto --max-memory 1MiB", "smallest arena needs"},
       {"--plan none --max-memory 1MiB", "--max-memory"},
       {"--max-memory 12Q", "--max-memory"},
@@ -130,7 +131,7 @@ TEST_CASE("--help lists every flag") {
   CHECK(result.code == 0);
   for (const char* flag : {"--plan", "--layers", "--width", "--widths", "--batch", "--in", "--out", "--activation",
                            "--optimizer", "--dry-run", "--report", "--schedule", "--max-memory", "--block", "--norm",
-                           "--expand", "--dropout", "--loss", "--classes"})
+                           "--expand", "--dropout", "--loss", "--classes", "--objective"})
     CHECK(result.output.find(flag) != std::string::npos);
 }
 
@@ -372,7 +373,7 @@ TEST_CASE("egc_bench: bad flags exit with 2 and write nothing") {
       {"--plans none,bogus", "--plans"},     {"--batches 4,0", "--batches"}, {"--depths x", "--depths"},
       {"--width 0", "--width"},              {"--steps 0", "--steps"},       {"--device tpu", "--device"},
       {"--activation swish", "--activation"}, {"--frobnicate", "--frobnicate"},
-      {"--csv no/such/dir/out.csv", "--csv"},
+      {"--csv no/such/dir/out.csv", "--csv"}, {"--objective speed", "--objective"},
   };
   for (const auto& [args, expected] : cases) {
     const Result result = run_bench(std::string("--csv ") + csv + " " + args);
@@ -410,12 +411,23 @@ TEST_CASE("egc_bench --curve prints the curve and writes CSV and JSON") {
   REQUIRE(result.code == 0);
   for (const char* text : {"budget plan", "chen-greedy", "best every:K", "sqrtn", "32x(2048,128)"})
     CHECK(result.output.find(text) != std::string::npos);
-  CHECK(read_file(csv).find("plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent\n") == 0);
+  CHECK(result.output.find("Predicted step time against activation budget") != std::string::npos);
+  CHECK(read_file(csv).find("plan,budget_bytes,activation_peak_bytes,recompute_flops,recompute_percent,"
+                            "predicted_step_ms\n") == 0);
+  CHECK(read_file(csv).find("\nbudget-flops,") != std::string::npos);
   const nlohmann::json json = nlohmann::json::parse(read_file(json_path));
   CHECK(json["egc_curve_version"] == 1);
+  CHECK(json["objective"] == "time");
   CHECK(json["rows"].size() == 5);
-  for (const auto& row : json["rows"])
+  const double none_ms = json["none_predicted_step_ms"].get<double>();
+  for (const auto& row : json["rows"]) {
     CHECK(row["budget"]["activation_peak_bytes"].get<std::size_t>() <= row["budget_bytes"].get<std::size_t>());
+    // The time objective's plan is never predicted slower than the FLOPs objective's, nor than none.
+    const double by_time = row["budget_time"]["predicted_step_ms"].get<double>();
+    CHECK(by_time <= row["budget_flops"]["predicted_step_ms"].get<double>() * (1 + 1e-9));
+    CHECK(by_time >= none_ms * (1 - 1e-9));
+    CHECK(row["budget"]["recompute_flops"] == row["budget_time"]["recompute_flops"]);  // the default objective
+  }
   std::remove(csv.c_str());
   std::remove(json_path.c_str());
 }
@@ -430,6 +442,7 @@ TEST_CASE("egc_bench --curve: bad input exits with 2, names the flag and writes 
       {"--curve --points x", "--points"},
       {"--curve --width 0", "--width"},
       {"--curve --batches 4,8", "--batches"},
+      {"--curve --objective memory", "--objective"},
       {"--preset equal64", "--curve"},
   };
   for (const auto& [args, expected] : cases) {

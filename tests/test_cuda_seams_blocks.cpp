@@ -49,7 +49,8 @@ TEST_CASE("seams: activation bodies with a dropout mask, packs and single elemen
                     (offset == 0));
               CHECK(d_out.equals(out));
               CHECK(d_pre.equals(pre));
-              // The backward's recompute of the activation from the pre-activation: the forward's bits.
+              // The backward's recompute of the activation from the pre-activation (a block's backward, a
+              // derive op): the forward's bits.
               Floats d_again(std::vector<float>(count, 0.0f), offset), d_source(pre, offset);
               run_packs(ActivationForward<kCode>{d_source.data(), d_again.data(), mask}, count);
               CHECK(d_again.equals(out));

@@ -156,7 +156,9 @@ TEST_CASE("parameters are bitwise identical across plans and allocation modes on
         std::vector<float> reference;
         for (const auto& [plan_name, alloc] : {std::pair{"none", AllocMode::arena}, std::pair{"sqrtn", AllocMode::arena},
                                                std::pair{"every:3", AllocMode::arena},
-                                               std::pair{"sqrtn", AllocMode::per_buffer}}) {
+                                               std::pair{"sqrtn", AllocMode::per_buffer},
+                                               std::pair{"none+derive", AllocMode::arena},
+                                               std::pair{"sqrtn+derive", AllocMode::per_buffer}}) {
           const Plan plan = plan_for(spec, data, *gpu, plan_name, /*single_update=*/accumulate > 1);
           settings.alloc = alloc;
           Trainer trainer(plan, *gpu, data, settings);

@@ -53,7 +53,9 @@ TEST_CASE("fit candidates: none, sqrtn, every:2^k below n, and auto where a plan
 
 TEST_CASE("the recomputation curve: budgets from the smallest feasible to none's peak, budget never worse") {
   const ModelSpec model = equal_model(11, 64, 32);  // 12 layers
-  const Curve curve = compute_curve(model, 5, "");
+  StepContext least_flops;  // the objective the comparisons of recomputed FLOPs below need
+  least_flops.objective = Objective::flops;
+  const Curve curve = compute_curve(model, 5, "", least_flops);
   const Plan none = make_plan(model, StepContext{}, parse_plan("none"));
   const Plan sqrtn = make_plan(model, StepContext{}, parse_plan("sqrtn"));
   CHECK(curve.layers == 12);
@@ -81,7 +83,7 @@ TEST_CASE("the recomputation curve: budgets from the smallest feasible to none's
   CHECK(curve.fixed[2].point.plan == "every:1");
   CHECK(curve.fixed[2].point.recompute_flops == 0);
   for (const FixedPlanPoint& fixed : curve.fixed) CHECK(fixed.budget_recompute_flops <= fixed.point.recompute_flops);
-  CHECK_THROWS_AS(compute_curve(model, 1, ""), UsageError);
+  CHECK_THROWS_AS(compute_curve(model, 1, "", least_flops), UsageError);
 }
 
 TEST_CASE("FLOPs of a chain's ops: forward GEMM, bias and activation - backward GEMMs but dX of layer 0") {

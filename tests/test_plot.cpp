@@ -41,6 +41,7 @@ TEST_CASE("plots of a training report, a bench sweep and a budget curve") {
   REQUIRE(run(std::string(EGC_BENCH_PATH) + " --curve --preset equal64 --points 6 --json test_plot_curve.json") == 0);
   REQUIRE(run(std::string(EGC_PLOT_PATH) + " curve test_plot_curve.json --out .") == 0);
   check_png("curve.png");
+  check_png("curve_time.png");
   std::remove("test_plot_curve.json");
   // Classification: the accuracy curve and a confusion matrix; two runs side by side.
   const std::string classes = std::string(EGC_TRAIN_PATH) +

@@ -64,7 +64,8 @@ TEST_CASE("parameters after several steps are bitwise identical for every plan, 
     CpuBackend backend;
     const auto reference = train_for(backend, model, "none", settings, 4);
     for (float loss : reference.losses) CHECK(std::isfinite(loss));
-    for (const std::string& plan : {std::string("none"), std::string("sqrtn"), every, std::string("every:2")})
+    for (const std::string& plan : {std::string("none"), std::string("sqrtn"), every, std::string("every:2"),
+                                    std::string("none+derive"), std::string("sqrtn+derive"), every + "+derive"})
       check_same_step_as_planned(model, settings, plan, reference, 4);
     ++models;
   }
@@ -151,7 +152,8 @@ ModelSpec random_residual_model(std::mt19937_64& rng) {
 
 std::vector<std::string> every_plan_kind(const ModelSpec& model, std::mt19937_64& rng, std::size_t none_peak) {
   const std::size_t n = build_chain(model).size();
-  std::vector<std::string> plans{"sqrtn", "every:2", "every:" + std::to_string(1 + rng() % n), "chen-greedy"};
+  std::vector<std::string> plans{"sqrtn", "every:2", "every:" + std::to_string(1 + rng() % n), "chen-greedy",
+                                 "none+derive", "sqrtn+derive"};
   BudgetPlanner planner(build_chain(model));
   const std::size_t low = planner.min_activation_peak();
   for (std::size_t step = 0; step <= 2; ++step) plans.push_back("budget:" + std::to_string(low + (none_peak - low) * step / 2));
@@ -254,4 +256,39 @@ TEST_CASE("training loss falls on the synthetic task") {
   const auto classes = train_for(backend, model, "sqrtn", settings, 150, 2048);
   CHECK(classes.losses.front() > 1.0);
   CHECK(classes.losses.back() < 0.5 * classes.losses.front());
+}
+
+TEST_CASE("a derive op re-derives the forward's output bit for bit, dropout mask included") {
+  for (const Activation activation : {Activation::gelu, Activation::tanh}) {
+    ModelSpec model;
+    model.hidden_widths = {7, 12, 5};
+    model.batch = 9;
+    model.activation = activation;
+    model.dropout = 0.3;  // tanh keeps its pre-activation only with dropout
+    Dataset data = make_synthetic_for(model, 64, 0.1, 11);
+    split_dataset(data, 0.0, 11);
+    CpuBackend backend;
+    const Plan plan = plan_run(model, data, backend, parse_plan("sqrtn+derive"));
+    REQUIRE(plan.derived_outputs > 0);
+    Session session(plan, backend, data, TrainSettings{});
+    // Per layer: the output of its first forward, then of every derive of it.
+    std::vector<std::vector<std::vector<float>>> outputs(plan.chain.size());
+    session.trainer().executor().set_hook([&](std::size_t index, bool after) {
+      const Op& op = plan.ops[index];
+      if (!after || (op.kind != OpKind::forward && op.kind != OpKind::derive)) return;
+      const float* out = session.trainer().memory().floats(op.output);
+      outputs[static_cast<std::size_t>(op.layer)].emplace_back(out, out + plan.buffers[op.output].bytes / sizeof(float));
+    });
+    session.train(2, 0);  // the second step draws other masks
+    std::size_t compared = 0;
+    for (const auto& instances : outputs) {
+      // Two steps: each step's derives equal that step's forward output.
+      const std::size_t per_step = instances.size() / 2;
+      for (std::size_t i = 0; i < instances.size(); ++i) {
+        CHECK(instances[i] == instances[i / std::max<std::size_t>(per_step, 1) * per_step]);
+        compared += i % per_step != 0;
+      }
+    }
+    CHECK(compared == 2 * plan.derived_outputs);
+  }
 }

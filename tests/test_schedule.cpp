@@ -13,18 +13,8 @@
 #include "plan_checks.h"
 
 using namespace egc;
+using egc::testing::buffer_named;
 using egc::testing::equal_model;
-
-namespace {
-
-const Buffer& buffer_named(const Plan& plan, const std::string& name) {
-  for (const Buffer& b : plan.buffers)
-    if (b.name == name) return b;
-  FAIL("no buffer " << name);
-  return plan.buffers.front();
-}
-
-}  // namespace
 
 TEST_CASE("parse_plan accepts the documented plans and rejects the rest") {
   CHECK(parse_plan("none").kind == PlanKind::none);
@@ -248,6 +238,7 @@ TEST_CASE("the JSON report states the plan: every documented field, with the pla
   CHECK(json["live_peak_bytes"] == plan.live_peak_bytes);
   CHECK(json["arena_gap_bytes"] == plan.arena_bytes - plan.live_peak_bytes);
   CHECK(json["alignment_bytes"] == 256);
+  CHECK(json["objective"] == "time");  // the default; --objective flops reads "flops"
   REQUIRE(json["buffers"].size() == plan.buffers.size());
   for (std::size_t id = 0; id < plan.buffers.size(); ++id) {
     const Buffer& buffer = plan.buffers[id];

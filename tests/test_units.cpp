@@ -89,8 +89,9 @@ TEST_CASE("enum names: one table prints and parses, and lists what is accepted")
   CHECK_THROWS_WITH(parse_schedule_detail("all"), "--schedule: unknown value 'all' (accepted: summary, full, none)");
   CHECK(std::string(to_string(BufferKind::activation_gradients)) == "activation_gradients");
   CHECK(std::string(to_string(OpKind::update)) == "update");
+  CHECK(std::string(to_string(OpKind::derive)) == "derive");
   CHECK(kBufferKindCount == 7);
-  CHECK(kOpKindCount == 7);
+  CHECK(kOpKindCount == 8);
   CHECK(std::string(to_string(OpKind::prefetch)) == "prefetch");
 }
 
