@@ -31,6 +31,7 @@
 #include "runtime/activation_code.h"
 #include "runtime/allocation_ledger.h"
 #include "runtime/copy_events.h"
+#include "runtime/cuda_backend_class.h"
 #include "planner/gemm_shapes.h"
 #include "runtime/gemm_mapping.h"
 
@@ -70,102 +71,10 @@ std::size_t cublas_workspace_bytes_for(int compute_major) {
   return (compute_major >= 9 ? 32 : 4) * (std::size_t{1} << 20);
 }
 
-struct StreamDeleter {
-  void operator()(cudaStream_t stream) const noexcept { EGC_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream)); }
-};
-struct EventCreator {
-  cudaEvent_t operator()() const {
-    cudaEvent_t event = nullptr;
-    EGC_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    return event;
-  }
-};
-struct EventDeleter {
-  void operator()(cudaEvent_t event) const noexcept { EGC_CUDA_CHECK_NOTHROW(cudaEventDestroy(event)); }
-};
-struct CublasDeleter {
-  void operator()(cublasHandle_t handle) const noexcept { EGC_CUDA_CHECK_NOTHROW(cublasDestroy(handle)); }
-};
 
-class CudaBackend final : public Backend {
- public:
-  explicit CudaBackend(const BackendOptions& options);
+}  // namespace
 
-  DeviceKind device() const override { return DeviceKind::cuda; }
-  std::string description() const override { return description_; }
-  std::size_t workspace_bytes(const Chain& chain) const override;
-  void bind_workspace(void* workspace, std::size_t bytes) override;
-  void warm_up(const Chain& chain) override;
-
-  void* allocate(std::size_t bytes) override;
-  void release(void* pointer) noexcept override;
-  void copy_to_device(void* device_destination, const void* host_source, std::size_t bytes) override;
-  void copy_to_host(void* host_destination, const void* device_source, std::size_t bytes) override;
-  void synchronize() override {
-    EGC_CUDA_CHECK(cudaStreamSynchronize(copy_stream_.get()));
-    EGC_CUDA_CHECK(cudaStreamSynchronize(stream()));
-  }
-  void copy_async(std::size_t ticket, void* destination, const void* source, std::size_t bytes,
-                  CopyDirection direction) override;
-  void wait_copy(std::size_t ticket) override;
-  void* allocate_host(std::size_t bytes) override;
-  void release_host(void* pointer) noexcept override;
-  std::size_t host_allocated_bytes() const override { return host_ledger_.current_bytes(); }
-  std::size_t allocated_bytes() const override { return ledger_.current_bytes(); }
-  std::size_t peak_allocated_bytes() const override { return ledger_.peak_bytes(); }
-  void reset_peak_allocated_bytes() override { ledger_.reset_peak(); }
-  std::optional<std::size_t> device_free_bytes() override;
-
-  void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
-            const float* b, float beta, float* c) override;
-  void bias_activation_forward(float* out, float* pre, const float* bias, std::size_t rows, std::size_t cols,
-                               Activation activation, const DropoutMask& dropout) override;
-  void activation_forward(const float* pre, float* out, std::size_t rows, std::size_t cols, Activation activation,
-                          const DropoutMask& dropout) override;
-  void activation_backward(float* grad, const float* saved, std::size_t rows, std::size_t cols, Activation activation,
-                           bool saved_is_pre, const DropoutMask& dropout) override;
-  void bias_residual_forward(float* out, const float* bias, const float* residual, std::size_t rows,
-                             std::size_t cols) override;
-  void layernorm_forward(const float* x, float* out, float* stats, const float* gamma, const float* beta,
-                         std::size_t rows, std::size_t cols, bool compute_stats) override;
-  void layernorm_backward(const float* g, const float* x, const float* stats, const float* gamma, float* grad_x,
-                          float* grad_gamma, float* grad_beta, std::size_t rows, std::size_t cols, bool accumulate,
-                          float* scratch) override;
-  void bias_gradient(const float* grad, float* bias_grad, std::size_t rows, std::size_t cols,
-                     bool accumulate) override;
-  void mse_loss(const float* pred, const float* target, float* loss, float* grad, std::size_t rows,
-                std::size_t cols, float scale) override;
-  void cross_entropy_loss(const float* logits, const float* targets, float* loss, float* grad, std::size_t rows,
-                          std::size_t classes, float scale) override;
-  void sgd_update(float* params, const float* grads, float* velocity, std::size_t count,
-                  const SgdSettings& settings) override;
-  void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
-                   const AdamSettings& settings, std::size_t step) override;
-  void gather_rows(const float* source, const std::uint32_t* indices, float* destination, std::size_t rows,
-                   std::size_t cols) override;
-
-  cudaStream_t stream() const { return stream_.get(); }
-
- private:
-  void attach_stream_and_workspace();
-  void require_workspace(const char* op) const;
-  void warm_up();
-
-  std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDeleter> stream_;
-  std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, CublasDeleter> cublas_;
-  std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDeleter> copy_stream_;
-  // Recorded on the compute stream before each copy, which the copy stream waits for.
-  std::unique_ptr<std::remove_pointer_t<cudaEvent_t>, EventDeleter> compute_done_;
-  TicketEvents<cudaEvent_t, EventCreator, EventDeleter> copy_done_{EventCreator{}, EventDeleter{}};
-  std::string description_;
-  std::size_t cublas_workspace_bytes_ = 0;
-  void* cublas_workspace_ = nullptr;  // the first cublas_workspace_bytes_ of the plan's workspace
-  void* scratch_ = nullptr;           // the rest: bias-gradient partials or the loss reduction
-  std::size_t scratch_bytes_ = 0;
-  bool warming_up_ = false;
-  AllocationLedger ledger_;
-  AllocationLedger host_ledger_;  // pinned host memory (cudaHostAlloc) for the host arena
-};
+namespace cuda_detail {
 
 CudaBackend::CudaBackend(const BackendOptions& options) {
   ask_for_eager_module_loading();
@@ -421,70 +330,9 @@ void CudaBackend::gather_rows(const float* source, const std::uint32_t* indices,
   cuda::gather_rows(source, indices, destination, rows, cols, stream());
 }
 
-// Runs every kernel, both vector paths, and the three GEMM cases the executor uses once, on a
-// small zeroed scratch allocation that is freed again before anyone reads a baseline. With
-// eager loading the modules are already resident; this covers what libraries set up lazily at
-// their first call (cuBLAS's per-handle state, CUB's device attributes).
-void CudaBackend::warm_up() {
-  constexpr std::size_t kRows = 9, kCols = 7, kCount = kRows * kCols;  // odd sizes: vector body and tail
-  const std::size_t scratch_bytes =
-      align_up(std::max({cuda::bias_backward_scratch_bytes(kRows, kCols), cuda::mse_loss_forward_scratch_bytes(kCount),
-                         cuda::layernorm_scratch_bytes_for(kRows, kCols), cuda::cross_entropy_scratch_bytes(kRows)}),
-               kArenaAlignment);
-  const std::size_t tensor_bytes = align_up(kCount * sizeof(float), kArenaAlignment);
-  constexpr int kTensors = 7;  // a, b, c, pre, bias, optimizer state, row indices (stay zero)
-  const std::size_t total_bytes = kTensors * tensor_bytes + scratch_bytes;
-  // Not through allocate(): the ledger counts what the backend's users asked for.
-  void* raw = nullptr;
-  EGC_CUDA_CHECK(cudaMalloc(&raw, total_bytes));
-  auto* base = static_cast<std::byte*>(raw);
-  warming_up_ = true;
-  scratch_ = base + kTensors * tensor_bytes;
-  scratch_bytes_ = scratch_bytes;
-  try {
-    EGC_CUDA_CHECK(cudaMemsetAsync(base, 0, total_bytes, stream()));
-    float* t[kTensors];
-    for (int i = 0; i < kTensors; ++i) t[i] = reinterpret_cast<float*>(base + i * tensor_bytes);
-    for (const bool ta : {false, true})
-      for (const bool tb : {false, true}) gemm(ta, tb, kRows, kCols, kCols, t[0], t[1], 0.0f, t[2]);
-    const DropoutMask dropout = math::dropout_mask(0.5, 1, 1, 0, 0);
-    for (const Activation activation : {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh}) {
-      for (const DropoutMask& mask : {DropoutMask{}, dropout}) {
-        bias_activation_forward(t[2], t[3], t[4], kRows, kCols, activation, mask);
-        bias_activation_forward(t[2] + 1, nullptr, t[4], kRows - 1, kCols, activation, mask);  // unaligned: scalar path
-        activation_forward(t[3], t[2], kRows, kCols, activation, mask);
-        activation_backward(t[2], t[3], kRows, kCols, activation, false, mask);
-        activation_backward(t[2], t[3], kRows, kCols, activation, true, mask);
-      }
-    }
-    bias_residual_forward(t[2], t[4], t[3], kRows, kCols);
-    // Zeroed inputs: LayerNorm's variance is 0 (rstd = 1/sqrt(eps), finite); the targets (t[6],
-    // zero bits) are class 0.
-    layernorm_forward(t[2], t[3], t[5], t[4], t[1], kRows, kCols, true);
-    layernorm_forward(t[2], t[3], nullptr, t[4], t[1], kRows, kCols, true);
-    layernorm_backward(t[3], t[2], t[5], t[4], t[0], t[1], t[1] + kCols, kRows, kCols, false, t[6]);
-    cross_entropy_loss(t[2], t[6], t[5], t[1], kRows, kCols, 1.0f);
-    bias_gradient(t[2], t[4], kRows, kCols, true);
-    cuda::bias_backward_cub(t[2], t[4], kRows, kCols, false, stream());
-    mse_loss(t[2], t[3], t[5], t[1], kRows, kCols, 1.0f);
-    sgd_update(t[0], t[1], t[5], kCount, SgdSettings{});
-    sgd_update(t[0], t[1], nullptr, kCount, SgdSettings{0.01f, 0.0f});
-    adam_update(t[0], t[1], t[5], t[3], kCount, AdamSettings{}, 1);
-    gather_rows(t[0], reinterpret_cast<const std::uint32_t*>(t[6]), t[2], kRows, kCols);
-    synchronize();
-  } catch (...) {
-    warming_up_ = false;
-    scratch_ = nullptr;
-    EGC_CUDA_CHECK_NOTHROW(cudaFree(raw));
-    throw;
-  }
-  warming_up_ = false;
-  scratch_ = nullptr;
-  scratch_bytes_ = 0;
-  EGC_CUDA_CHECK(cudaFree(raw));
-}
+}  // namespace cuda_detail
 
-}  // namespace
+using cuda_detail::CudaBackend;
 
 bool cuda_device_present(std::string* why) {
   ask_for_eager_module_loading();
@@ -514,42 +362,6 @@ void* cuda_stream(Backend& backend) {
   auto* cuda = dynamic_cast<CudaBackend*>(&backend);
   if (!cuda) throw std::logic_error("cuda_stream: not a CUDA backend");
   return cuda->stream();
-}
-
-// Each distinct GEMM shape of the step once, with a workspace of the plan's size bound as the
-// step will have it: cuBLAS picks (and, where it must, sets up) its kernel for each real shape
-// here rather than inside the first measured step. Temporaries only, freed before returning.
-void CudaBackend::warm_up(const Chain& chain) {
-  const std::vector<GemmShape> shapes = step_gemm_shapes(chain);
-  std::size_t a_floats = 1, b_floats = 1, c_floats = 1;
-  for (const GemmShape& s : shapes) {
-    a_floats = std::max(a_floats, s.m * s.k);
-    b_floats = std::max(b_floats, s.k * s.n);
-    c_floats = std::max(c_floats, s.m * s.n);
-  }
-  const std::size_t a_bytes = align_up(a_floats * sizeof(float), kArenaAlignment);
-  const std::size_t b_bytes = align_up(b_floats * sizeof(float), kArenaAlignment);
-  const std::size_t c_bytes = align_up(c_floats * sizeof(float), kArenaAlignment);
-  const std::size_t workspace_size = workspace_bytes(chain);
-  // Not through allocate(): the ledger counts what the backend's users asked for.
-  void* raw = nullptr;
-  EGC_CUDA_CHECK(cudaMalloc(&raw, workspace_size + a_bytes + b_bytes + c_bytes));
-  auto* base = static_cast<std::byte*>(raw);
-  auto* a = reinterpret_cast<float*>(base + workspace_size);
-  auto* b = reinterpret_cast<float*>(base + workspace_size + a_bytes);
-  auto* c = reinterpret_cast<float*>(base + workspace_size + a_bytes + b_bytes);
-  try {
-    EGC_CUDA_CHECK(cudaMemsetAsync(a, 0, a_bytes + b_bytes + c_bytes, stream()));
-    bind_workspace(raw, workspace_size);
-    for (const GemmShape& s : shapes) gemm(s.transpose_a, s.transpose_b, s.m, s.n, s.k, a, b, 0.0f, c);
-    synchronize();
-  } catch (...) {
-    bind_workspace(nullptr, 0);
-    EGC_CUDA_CHECK_NOTHROW(cudaFree(raw));
-    throw;
-  }
-  bind_workspace(nullptr, 0);
-  EGC_CUDA_CHECK(cudaFree(raw));
 }
 
 }  // namespace egc
