@@ -77,6 +77,28 @@ TEST_CASE("op-level budget equals an exhaustive search of the op-level space, GE
                                                               << " budgets; " << t.work << " schedules predicted");
 }
 
+TEST_CASE("op-level budget: the lattice's hulls over derived parts agree with the recursive solver on long equal chains") {
+  for (Activation activation : {Activation::gelu, Activation::tanh}) {
+    ModelSpec model = wide_gelu(40, 48, 20);  // footprints that round up to 256 bytes
+    model.activation = activation;
+    model.dropout = activation == Activation::tanh ? 0.5 : 0;
+    const Chain chain = build_chain(model);
+    BudgetPlanner planner = BudgetPlanner::for_objective(chain, model, StepContext{});
+    const std::size_t low = planner.min_activation_peak();
+    const std::size_t high = make_plan(model, StepContext{}, parse_plan("none")).activation_peak_bytes;
+    std::size_t with_derives = 0;
+    for (int i = 0; i <= 24; ++i) {
+      const std::size_t budget = low + (high - low) * i / 24;
+      CAPTURE(budget);
+      const BudgetSchedule lattice = *planner.solve(budget, BudgetSolver::lattice);
+      const BudgetSchedule recursive = *planner.solve(budget, BudgetSolver::recursive);
+      CHECK(lattice.cost == recursive.cost);
+      with_derives += count_derives(lattice.calls) > 0;
+    }
+    CHECK(with_derives > 12);
+  }
+}
+
 TEST_CASE("op-level space: the enumerator inserts derives, and the DP's plans use them where they pay") {
   std::mt19937_64 rng(1818);
   const TestChain c = make_test_chain(rng, 5, true, Activation::gelu);
