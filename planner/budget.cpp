@@ -18,6 +18,7 @@
 namespace egc {
 
 using namespace budget_dp;  // this file is the dynamic program's front
+static_assert(kDeriveImpossible == kInfinite, "unit_derive_costs marks underivable units as the DP reads them");
 
 namespace {
 std::vector<std::size_t> unit_flops(const Chain& chain) {
@@ -66,9 +67,9 @@ struct BudgetPlanner::Impl {
   LatticeSolver lattice;
 
   Impl(const Chain& layers, std::vector<std::size_t> unit_cost, BudgetMemory memory,
-       const PlanningLimits& planning_limits)
+       const PlanningLimits& planning_limits, std::vector<std::size_t> derive_cost)
       : limits(planning_limits),
-        chain(layers, std::move(unit_cost), memory == BudgetMemory::activations_and_gradients),
+        chain(layers, std::move(unit_cost), memory == BudgetMemory::activations_and_gradients, std::move(derive_cost)),
         forward_flops(unit_flops(layers)),
         recursive(chain),
         saturated(within_limits(chain, recursive, limits, [&] { return unlimited_memory_optima(chain, recursive); })),
@@ -80,7 +81,8 @@ struct BudgetPlanner::Impl {
 namespace {
 
 // Appends the calls of `part`'s optimum within `memory`, as value(part', memory') gives the
-// optimum of it and of every part below it: the same questions the solver answered.
+// optimum of it and of every part below it: the same questions the solver answered. A derived
+// part that starts without its input just made (a left part, a Top's rest) derives it first.
 template <typename PartValue>
 void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::vector<ScheduleCall>& calls,
           PartValue&& value) {
@@ -90,19 +92,26 @@ void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::v
     return;
   }
   const Value v = value(part, memory);
+  auto emit_derived_input = [&](const Part& starting) {
+    if (starting.derived) calls.push_back({OpKind::derive, starting.s - 1, false});
+  };
   if (part.top && v.choice == 0) {  // no checkpoint from s on
     for (std::size_t j = part.s; j < chain.n; ++j) calls.push_back({OpKind::forward, j, false});
     calls.push_back({OpKind::loss, 0, false});
-    emit(chain, no_checkpoint_rest(chain, part.s), v.solved_at, calls, value);
+    const Part rest = no_checkpoint_rest(chain, part);
+    emit_derived_input(rest);
+    emit(chain, rest, v.solved_at, calls, value);
     return;
   }
-  const std::size_t k = split_point(part.s, v.choice);
-  const bool kept = split_kept(v.choice);
+  const Split split = split_of(part.s, v.choice);
   const OpKind prefix = part.top ? OpKind::forward : OpKind::recompute;
-  for (std::size_t j = part.s; j < k; ++j) calls.push_back({prefix, j, j + 1 == k && kept && chain.pre_tape(j)});
+  for (std::size_t j = part.s; j < split.k; ++j)
+    calls.push_back({prefix, j, j + 1 == split.k && split.kept && chain.pre_tape(j)});
   const Splits splits(chain, part);
-  emit(chain, splits.right(k), v.solved_at - splits.across_right(k, kept), calls, value);
-  emit(chain, splits.left(k, kept), v.solved_at, calls, value);
+  emit(chain, splits.right(split), v.solved_at - splits.across_right(split), calls, value);
+  const Part left = splits.left(split);
+  emit_derived_input(left);
+  emit(chain, left, v.solved_at, calls, value);
 }
 
 // The optimum of the whole chain within `budget`, as value() answers, and its calls.
@@ -125,8 +134,15 @@ BudgetSchedule schedule_within(const BudgetChain& chain, const std::vector<std::
 BudgetPlanner::BudgetPlanner(const Chain& chain, PlanningLimits limits)
     : BudgetPlanner(chain, unit_flops(chain), BudgetMemory::activations, limits) {}
 BudgetPlanner::BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost, BudgetMemory memory,
-                             PlanningLimits limits)
-    : impl_(std::make_unique<Impl>(chain, std::move(unit_cost), memory, limits)) {}
+                             PlanningLimits limits, std::vector<std::size_t> derive_cost)
+    : impl_(std::make_unique<Impl>(chain, std::move(unit_cost), memory, limits, std::move(derive_cost))) {}
+
+BudgetPlanner BudgetPlanner::for_objective(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                                           BudgetMemory memory, PlanningLimits limits) {
+  std::vector<std::size_t> derive_cost;
+  if (chain.size() <= limits.op_level_units) derive_cost = unit_derive_costs(chain, model, context);
+  return BudgetPlanner(chain, unit_recompute_costs(chain, model, context), memory, limits, std::move(derive_cost));
+}
 BudgetPlanner::~BudgetPlanner() = default;
 BudgetPlanner::BudgetPlanner(BudgetPlanner&&) noexcept = default;
 BudgetPlanner& BudgetPlanner::operator=(BudgetPlanner&&) noexcept = default;
@@ -167,7 +183,7 @@ Plan build_budget_plan(const Chain& chain, const ModelSpec& model, const StepCon
   std::optional<BudgetPlanner> planner;
   std::optional<BudgetSchedule> schedule;
   try {
-    planner.emplace(chain, unit_recompute_costs(chain, model, context), BudgetMemory::activations, limits);
+    planner.emplace(BudgetPlanner::for_objective(chain, model, context, BudgetMemory::activations, limits));
     schedule = planner->solve(budget_bytes);
   } catch (const PlanningLimitError& error) {
     throw PlanningLimitError("--plan " + name + ": " + error.what());

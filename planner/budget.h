@@ -29,12 +29,17 @@ namespace egc {
 //  4. Persistence: an output instance that a recompute reads in a later window than the one that
 //     made it (the first pass and the loss are one window) is the one backward(layer+1) reads:
 //     a checkpoint, once used to recompute, is kept until its layer's gradient is done.
+//  5. Op-level, under --objective time (BudgetPlanner::for_objective): a checkpoint instance of
+//     an output_derivable layer (GELU; tanh with dropout) made keeping its pre-activation is
+//     either held until its last reader, or read only in the window that made it and re-derived
+//     (a derive op, priced in picoseconds like a recompute) before its first read in each later
+//     window, its pre-activation alone kept between.
 // Memory is what the finished Plan counts: activation_peak_bytes, every live activation,
 // recomputed copy, pre-activation and activation gradient at every op, 256-byte footprints.
 // Cost is the sum over the recompute ops of their unit's cost (planner/recompute_cost.h): with
 // FLOPs, Plan::recompute_flops; with picoseconds, the plan's predicted_step_ms less none's per
-// micro-batch. The dynamic program's optimum over this space is exact (tests compare it with an
-// exhaustive search); schedules outside it, such as a checkpoint dropped before its layer's
+// micro-batch (derive ops included). The dynamic program's optimum over this space is exact
+// (tests compare it with an exhaustive search); schedules outside it, such as a checkpoint dropped before its layer's
 // backward and re-derived later from an earlier one, can be cheaper.
 
 // What a budget bounds: the activation peak (Plan::activation_peak_bytes: budget:SIZE), or with
@@ -57,15 +62,20 @@ struct BudgetSchedule {
 // memory a sub-problem is asked about is a level), skipping levels a sub-problem cannot be asked
 // about; on equal widths it bounds each split by lower convex hulls of the parts' costs and
 // evaluates only the splits that could be cheaper. automatic: lattice for equal hidden widths
-// when its tables fit the limit, recursive otherwise.
+// when its tables fit the limit, recursive otherwise; both solve the op-level space too (the
+// lattice with hulls of the derived families).
 enum class BudgetSolver { automatic, lattice, recursive };
 
 // What planning one budget may take: the solver's tables, and the recursive solver's processor
 // time (the lattice's time is bounded by its tables). Equal widths plan within them up to 4,096
 // layers; unequal widths, whose sub-chains are all distinct, up to about 128 (README, "Limits").
+// Under the time objective the op-level space (derives) is searched on chains of up to
+// op_level_units units; longer ones are planned layer-level: on equal GELU widths the op-level
+// lattice takes up to 4.8 s at 1,025 units and 123 s at 4,097 (README, "Limits").
 struct PlanningLimits {
   double seconds = 120;
   std::size_t table_bytes = std::size_t{1} << 30;
+  std::size_t op_level_units = 1025;
 };
 
 // A chain the budget planner cannot plan within its PlanningLimits. The message says which
@@ -84,8 +94,15 @@ class BudgetPlanner {
   explicit BudgetPlanner(const Chain& chain, PlanningLimits limits = {});
   // Minimises the sum of unit_cost[j] over the recomputes (one per unit: unit_recompute_costs)
   // within a budget on `memory`.
+  // With derive_cost (per unit, kInfinite where its output is not derivable: unit_derive_costs),
+  // the space is the op-level one: a checkpoint may be kept as its pre-activation only.
   BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost,
-                BudgetMemory memory = BudgetMemory::activations, PlanningLimits limits = {});
+                BudgetMemory memory = BudgetMemory::activations, PlanningLimits limits = {},
+                std::vector<std::size_t> derive_cost = {});
+  // The planner of context.objective: recompute costs from unit_recompute_costs, and under the
+  // time objective the op-level space with unit_derive_costs.
+  static BudgetPlanner for_objective(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                                     BudgetMemory memory = BudgetMemory::activations, PlanningLimits limits = {});
   ~BudgetPlanner();
   BudgetPlanner(BudgetPlanner&&) noexcept;
   BudgetPlanner& operator=(BudgetPlanner&&) noexcept;

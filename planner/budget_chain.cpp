@@ -15,10 +15,15 @@
 
 namespace egc::budget_dp {
 
-BudgetChain::BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost, bool count_gradients)
-    : n(chain.size()), cost(std::move(unit_cost)) {
+BudgetChain::BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost, bool count_gradients,
+                         std::vector<std::size_t> unit_derive_cost)
+    : n(chain.size()), cost(std::move(unit_cost)), derive_cost(std::move(unit_derive_cost)) {
   if (n == 0) throw std::logic_error("BudgetPlanner: empty chain");
   if (cost.size() != n) throw std::logic_error("BudgetPlanner: one recompute cost per unit is needed");
+  if (!derive_cost.empty() && derive_cost.size() != n)
+    throw std::logic_error("BudgetPlanner: one derive cost per unit (or none) is needed");
+  // The last unit's output is read only by the loss, in the first pass: never a derived input.
+  for (std::size_t j = 0; j + 1 < derive_cost.size(); ++j) derives = derives || derive_cost[j] != kInfinite;
   read_layers(chain, count_gradients);
   tabulate_pairs();
   find_classes();
@@ -27,7 +32,8 @@ BudgetChain::BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost,
     uniform = bytes[j] == bytes[0] && tape_of[j] == tape_of[0] && cost[j] == cost[1] &&
               tape_bytes[j] == tape_bytes[0] && forward_scratch[j] == forward_scratch[0] &&
               backward_scratch[j] == backward_scratch[0] && grad_input_bytes[j] == grad_input_bytes[1] &&
-              parameter_gradients[j] == parameter_gradients[1];  // unit 0's input width is the data's
+              parameter_gradients[j] == parameter_gradients[1] &&  // unit 0's input width is the data's
+              (derive_cost.empty() || derive_cost[j] == derive_cost[0]);
   uniform = uniform && n <= (std::size_t{1} << 15);  // keeps the hull fractions' products in 128 bits
   find_min_peaks();
 }
@@ -50,6 +56,8 @@ void BudgetChain::read_layers(const Chain& chain, bool count_gradients) {
     total_bytes = checked_add(total_bytes, checked_mul(held, 4, "activation bytes"), "activation bytes");
   }
   for (std::size_t c : cost) total_cost = checked_add(total_cost, c, "recompute cost");
+  for (std::size_t c : derive_cost)  // a derive per recompute at most
+    if (c != kInfinite) total_cost = checked_add(total_cost, c, "recompute cost");
   // Bounds for every sum below: a peak never exceeds four times all that the units hold, and no
   // layer is recomputed more than n times.
   checked_mul(total_cost, n, "recompute cost");
@@ -92,15 +100,20 @@ std::vector<std::uint32_t> layer_types(const BudgetChain& chain) {
   return type;
 }
 
-// Input kinds: the batch (s = 0) and each distinct byte size of a layer output.
+// Input kinds: the batch (s = 0) and each distinct (byte size, derive cost) of a layer output
+// (a derived sub-problem pays its input's derive).
 std::vector<std::uint32_t> input_kinds(const BudgetChain& chain) {
-  std::vector<std::size_t> sizes(chain.bytes.begin(), chain.bytes.end());
-  std::sort(sizes.begin(), sizes.end());
-  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  auto input_of = [&](std::size_t s) {
+    return std::make_pair(chain.bytes[s - 1], chain.derives ? chain.derive_cost[s - 1] : kInfinite);
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> inputs;
+  for (std::size_t s = 1; s < chain.n; ++s) inputs.push_back(input_of(s));
+  std::sort(inputs.begin(), inputs.end());
+  inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
   std::vector<std::uint32_t> kind(chain.n);
   for (std::size_t s = 1; s < chain.n; ++s)
-    kind[s] = 1 + static_cast<std::uint32_t>(std::lower_bound(sizes.begin(), sizes.end(), chain.bytes[s - 1]) -
-                                              sizes.begin());
+    kind[s] = 1 + static_cast<std::uint32_t>(std::lower_bound(inputs.begin(), inputs.end(), input_of(s)) -
+                                              inputs.begin());
   return kind;
 }
 
@@ -154,11 +167,11 @@ void BudgetChain::find_min_peaks() {
       return;
     }
     std::size_t best =
-        part.top ? no_checkpoint_peak(*this, part.s, min_peak[no_checkpoint_rest(*this, part.s).column]) : kInfinite;
+        part.top ? no_checkpoint_peak(*this, part, min_peak[no_checkpoint_rest(*this, part).column]) : kInfinite;
     const Splits splits(*this, part);
-    splits.for_each([&](std::size_t k, bool kept, std::size_t running) {
-      const SplitPeaks peaks = splits.peaks(k, kept, running);
-      best = std::min(best, peaks.with(min_peak[splits.right(k).column], min_peak[splits.left(k, kept).column]));
+    splits.for_each([&](const Split& split, std::size_t running) {
+      const SplitPeaks peaks = splits.peaks(split, running);
+      best = std::min(best, peaks.with(min_peak[splits.right(split).column], min_peak[splits.left(split).column]));
       return true;
     });
     min_peak[part.column] = best;
@@ -177,7 +190,8 @@ std::size_t BudgetChain::prefix_running(std::size_t s, std::size_t k) const {
   return running;
 }
 
-std::size_t BudgetChain::first_pass_peak(std::size_t s) const {
+std::size_t BudgetChain::first_pass_peak(std::size_t s, bool derived) const {
+  if (derived) return std::max({input_bytes(s) + prefix_pair(s, s), pair_max_from[s + 1], 2 * bytes[n - 1]});
   return input_bytes(s) + std::max({prefix_pair(s, s), pair_max_from[s + 1], 2 * bytes[n - 1]});
 }
 

@@ -20,12 +20,15 @@ namespace egc::budget_dp {
 constexpr std::size_t kInfinite = std::numeric_limits<std::size_t>::max();
 
 // A sub-problem of the recursion (budget_split.h): Seg(s, t, tape), or Top(s), which is the
-// first pass from s on and everything after it (t = n-1, no tape). Sub-problems with identical
-// results share a column: 2 * class + tape for a Seg, 2 * classes + s for Top(s).
+// first pass from s on and everything after it (t = n-1, no tape); either `derived` (op-level):
+// its input, layer s-1's output, is kept only as its pre-activation and re-derived where read.
+// Sub-problems with identical results share a column: 2 * class + tape for a Seg, 2 * classes + s
+// for Top(s); the derived ones the same again after all of those (derived_base()).
 struct Part {
   std::size_t s = 0, t = 0;
   bool tape = false;  // Seg: what backward(t) needs of layer t is kept from outside (only set where it needs one)
   bool top = false;
+  bool derived = false;  // only where layer s-1's output is derivable (BudgetChain::derivable_input)
   std::size_t column = 0;
 };
 
@@ -34,7 +37,10 @@ struct BudgetChain {
   // every cost below is a sum of these. count_gradients: each backward also holds its unit's
   // parameter gradients (per-layer updates), so peaks are of activations and gradients together.
   // Throws UsageError when byte or cost totals of the chain would overflow 64 bits.
-  BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost, bool count_gradients = false);
+  // derive_cost[j]: one derive of unit j's output from its kept pre-activation (op-level
+  // recomputation), kInfinite where it cannot be derived; empty: no derives (layer-level space).
+  BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost, bool count_gradients = false,
+              std::vector<std::size_t> unit_derive_cost = {});
 
   std::size_t n = 0;
   // Per unit j (planner/unit_memory.h): the footprint of its output (= its gradient), of what its
@@ -48,6 +54,8 @@ struct BudgetChain {
   std::vector<std::size_t> grad_input_bytes;
   std::vector<std::size_t> parameter_gradients;  // held by its backward when counted, else 0
   std::vector<std::size_t> cost;  // per unit: one recompute of it
+  std::vector<std::size_t> derive_cost;  // per unit: one derive of its output (kInfinite: none), or empty
+  bool derives = false;                  // some unit's output is derivable: the derived columns exist
   std::vector<SavedForBackward> tape_of;
   std::vector<std::size_t> cost_before;    // sum of cost of layers < j
   std::vector<std::size_t> pair_max_from;  // max over j' >= j >= 1 of pair(j') (prefix_pair(s, j') for s < j')
@@ -64,6 +72,10 @@ struct BudgetChain {
   std::vector<std::size_t> min_peak;  // per column: the smallest peak of any schedule (kInfinite: no such column)
 
   std::size_t input_bytes(std::size_t s) const { return s == 0 ? 0 : bytes[s - 1]; }
+  // Whether a sub-problem starting at s may keep its input as a pre-activation only.
+  bool derivable_input(std::size_t s) const { return derives && s > 0 && derive_cost[s - 1] != kInfinite; }
+  // The derive of a derived part's input, paid where it starts without the instance just made.
+  std::size_t input_derive_cost(const Part& part) const { return part.derived ? derive_cost[part.s - 1] : 0; }
   bool needs_tape(std::size_t j) const { return tape_of[j] != SavedForBackward::nothing; }
   bool pre_tape(std::size_t j) const { return tape_of[j] == SavedForBackward::pre_activation; }
   std::size_t cost_between(std::size_t first, std::size_t end) const {  // layers [first, end)
@@ -86,33 +98,46 @@ struct BudgetChain {
   std::size_t prefix_running(std::size_t s, std::size_t k) const;
   // Top(s) without a checkpoint: forward s..n-1 (input and output live), then the loss
   // (prediction and its gradient), with the input of s kept throughout.
-  std::size_t first_pass_peak(std::size_t s) const;
+  // With `derived`, the input is live only at forward(s).
+  std::size_t first_pass_peak(std::size_t s, bool derived = false) const;
 
   std::size_t seg_columns() const { return representative.size() * 2; }
-  std::size_t columns() const { return seg_columns() + n; }
-  Part seg_part(std::size_t s, std::size_t t, bool tape) const { return seg_part_of(class_of[s * n + t], s, t, tape); }
-  // The same Part, its class looked up along t (faster where s varies for one t).
-  Part seg_part_by_end(std::size_t s, std::size_t t, bool tape) const {
-    return seg_part_of(class_of_end[t * n + s], s, t, tape);
+  std::size_t derived_base() const { return seg_columns() + n; }
+  std::size_t columns() const { return derived_base() * (derives ? 2 : 1); }
+  Part seg_part(std::size_t s, std::size_t t, bool tape, bool derived = false) const {
+    return seg_part_of(class_of[s * n + t], s, t, tape, derived);
   }
-  Part top_part(std::size_t s) const { return Part{s, n - 1, false, true, seg_columns() + s}; }
+  // The same Part, its class looked up along t (faster where s varies for one t).
+  Part seg_part_by_end(std::size_t s, std::size_t t, bool tape, bool derived = false) const {
+    return seg_part_of(class_of_end[t * n + s], s, t, tape, derived);
+  }
+  Part top_part(std::size_t s, bool derived = false) const {
+    return Part{s, n - 1, false, true, derived, seg_columns() + s + (derived ? derived_base() : 0)};
+  }
 
   // Every sub-problem, each after those its splits read: the classes by length (without a tape,
-  // then with one where layer t needs it), then Top(n-1) down to Top(0).
+  // then with one where layer t needs it; then the same derived, where the input is derivable),
+  // then Top(n-1) down to Top(0), each followed by its derived twin.
   template <typename Visit>
   void for_each_part_bottom_up(Visit&& visit) const {
     for (std::uint32_t c : classes_by_length) {
       const auto [s, t] = representative[c];
-      visit(seg_part(s, t, false));
-      if (needs_tape(t)) visit(seg_part(s, t, true));
+      for (bool derived : {false, true}) {
+        if (derived && !derivable_input(s)) continue;
+        visit(seg_part(s, t, false, derived));
+        if (needs_tape(t)) visit(seg_part(s, t, true, derived));
+      }
     }
-    for (std::size_t s = n; s-- > 0;) visit(top_part(s));
+    for (std::size_t s = n; s-- > 0;) {
+      visit(top_part(s));
+      if (derivable_input(s)) visit(top_part(s, true));
+    }
   }
 
  private:
-  Part seg_part_of(std::uint32_t c, std::size_t s, std::size_t t, bool tape) const {
+  Part seg_part_of(std::uint32_t c, std::size_t s, std::size_t t, bool tape, bool derived) const {
     tape = tape && needs_tape(t);  // the flag only matters for layers that need a tape
-    return Part{s, t, tape, false, std::size_t{c} * 2 + (tape ? 1 : 0)};
+    return Part{s, t, tape, false, derived, std::size_t{c} * 2 + (tape ? 1 : 0) + (derived ? derived_base() : 0)};
   }
   void read_layers(const Chain& chain, bool count_gradients);
   void tabulate_pairs();

@@ -13,14 +13,14 @@ namespace egc::budget_dp {
 
 namespace {
 
-// Splits p = 1 .. length-1 of a uniform parent with one choice of `kept`: bound(p) is an exact
+// Splits p = 1 .. length-1 of a uniform parent with one `option` (kept, derived): bound(p) is an exact
 // convex lower bound on the split's cost (prefix cost, affine in p, + hull of the right part at
 // length length-p + hull of the left part at length p), defined where both hulls cover; outside,
 // a part is infeasible. Evaluates the bound's minimiser (found by descent from `hint`, where it
 // was one level deeper), then every split whose bound is below the best found: the others
 // cannot be cheaper.
 template <typename Evaluate, typename Bound>
-void hull_search(std::size_t length, bool kept, const LowerHull& right, const LowerHull& left, Bound&& bound,
+void hull_search(std::size_t length, int option, const LowerHull& right, const LowerHull& left, Bound&& bound,
                  Evaluate&& evaluate, const Value& best, std::uint32_t& hint) {
   if (right.empty() || left.empty() || length < 2) return;
   // Where both parts are feasible at all: right length in its hull, left length in its hull.
@@ -46,9 +46,9 @@ void hull_search(std::size_t length, bool kept, const LowerHull& right, const Lo
   }
   hint = static_cast<std::uint32_t>(at);
   if (best.feasible() && !below(here, best.cost)) return;  // nothing here can be cheaper
-  evaluate(at, kept);
+  evaluate(at, option);
   if (!best.feasible()) {  // the minimiser's split does not fit (a prefix too large): try them all
-    for (std::size_t p = low; p <= high; ++p) evaluate(p, kept);
+    for (std::size_t p = low; p <= high; ++p) evaluate(p, option);
     return;
   }
   if (!below(here, best.cost)) return;
@@ -68,7 +68,7 @@ void hull_search(std::size_t length, bool kept, const LowerHull& right, const Lo
     else hi = mid - 1;
   }
   for (std::size_t p = first; p <= lo; ++p)
-    if (p != at) evaluate(p, kept);
+    if (p != at) evaluate(p, option);
 }
 
 LatticeTables::Band band_of(std::size_t budget, std::size_t unit, std::size_t saturated_peak, std::size_t min_peak) {
@@ -101,6 +101,16 @@ void LatticeSolver::find_families() {
     family_[chain_.top_part(s).column] = top_family;
     length_[chain_.top_part(s).column] = chain_.n - s;
   }
+  if (!chain_.derives) return;
+  // A derived part: a right part of a derived split (never s = 0), or a derived parent's left part.
+  for (std::size_t column = 0; column < chain_.derived_base(); ++column) {
+    const std::size_t derived = column + chain_.derived_base();
+    length_[derived] = length_[column];
+    const bool derivable = column < chain_.seg_columns() ? chain_.derivable_input(chain_.representative[column / 2].first)
+                                                         : chain_.derivable_input(column - chain_.seg_columns());
+    if (!derivable) continue;
+    family_[derived] = derived_family(family_[column]);
+  }
 }
 
 // A sub-problem starting at layer s is asked about the budget less what its ancestors keep
@@ -120,6 +130,10 @@ std::vector<std::size_t> LatticeSolver::reach_by_column(std::size_t unit) const 
       reach[column] = reach[column + 1] = std::max(reach[column], reach_of_start);
     }
   }
+  // A derived part's ancestors hold no more than those of the same sub-chain held whole.
+  if (chain_.derives)
+    for (std::size_t column = 0; column < chain_.derived_base(); ++column)
+      reach[column + chain_.derived_base()] = reach[column];
   return reach;
 }
 
@@ -151,8 +165,8 @@ bool LatticeSolver::solve(std::size_t budget, std::size_t max_entries) {
   next.values.resize(entries);
   tables_ = std::move(next);
   end_ = std::move(end);
-  hulls_.assign(chain_.uniform ? 7 * tables_.levels : 0, LowerHull{});
-  hints_.assign(chain_.uniform ? chain_.columns() * 2 : 0, 1);
+  hulls_.assign(chain_.uniform ? 2 * no_family * tables_.levels : 0, LowerHull{});
+  hints_.assign(chain_.uniform ? chain_.columns() * 3 : 0, 1);
   // Less memory first: a right part is asked about a deeper level (or the same one, when nothing
   // is kept across it, and then it is shorter); a left part about the same level, shorter.
   for (std::size_t level = tables_.levels; level-- > 0;) fill_level(level);
@@ -202,24 +216,31 @@ Value LatticeSolver::best_split_uniform(const Part& parent, std::size_t memory) 
   const std::size_t s = parent.s, length = parent.t - s + 1;
   const std::size_t level = tables_.level(memory);
   const Family right_family = parent.top ? top_family : parent.t == chain_.n - 1 ? suffix : interior;
-  const Family left_family = s == 0 ? prefix : interior;
+  const Family left_family = parent.derived ? interior_derived : s == 0 ? prefix : interior;
   const Splits splits(chain_, parent);
   Value best;
-  auto evaluate = [&](std::size_t p, bool kept) {
-    const Value candidate = splits.value(memory, s + p, kept, chain_.prefix_running(s, s + p), best, part_values());
+  // Options, every hidden layer alike so each applies to all splits or none: derived (kept and the
+  // right part derived), kept, neither.
+  constexpr Split kOptions[] = {{0, true, true}, {0, true, false}, {0, false, false}};
+  auto evaluate = [&](std::size_t p, int option) {
+    const Split split{s + p, kOptions[option].kept, kOptions[option].derived};
+    const Value candidate = splits.value(memory, split, chain_.prefix_running(s, s + p), best, part_values());
     if (candidate.better_than(best)) best = candidate;
   };
-  for (bool kept : {true, false}) {
-    if (kept && !chain_.needs_tape(s)) continue;  // every hidden layer alike: kept applies to all or none
-    const std::size_t shift = splits.across_right(s + 1, kept);  // every hidden layer alike: the same for every split
+  for (int option = 0; option < 3; ++option) {
+    const Split first{s + 1, kOptions[option].kept, kOptions[option].derived};
+    if (first.kept && !chain_.needs_tape(s)) continue;
+    if (first.derived && !chain_.derivable_input(s + 1)) continue;
+    const std::size_t shift = splits.across_right(first);  // every hidden layer alike: the same for every split
     if (shift > memory || tables_.level(memory - shift) >= tables_.levels) continue;
-    const LowerHull& right = hull(right_family, parent.tape, tables_.level(memory - shift));
-    const LowerHull& left = hull(left_family, kept, level);
+    const Family right_of_split = first.derived ? derived_family(right_family) : right_family;
+    const LowerHull& right = hull(right_of_split, parent.tape, tables_.level(memory - shift));
+    const LowerHull& left = hull(left_family, first.kept, level);
     auto bound = [&](std::size_t p) {
       const Fraction prefix_cost{static_cast<Wide>(splits.prefix_cost(s + p)), 1};
       return add(add(prefix_cost, right.at(length - p)), left.at(p));
     };
-    hull_search(length, kept, right, left, bound, evaluate, best, hints_[parent.column * 2 + (kept ? 1 : 0)]);
+    hull_search(length, option, right, left, bound, evaluate, best, hints_[parent.column * 3 + option]);
   }
   return best;
 }

@@ -48,8 +48,27 @@ class LatticeSolver {
   // Uniform chains (every hidden layer alike but for layer 0's FLOPs): sub-chains fall into
   // families by length, whose costs at one memory level are nearly convex in the length
   // (Revolve's structure). Each split is bounded by the families' lower convex hulls.
-  enum Family : std::uint8_t { prefix, interior, suffix, top_family, no_family };
+  // The derived families are the op-level parts (input kept as its pre-activation only).
+  enum Family : std::uint8_t {
+    prefix,
+    interior,
+    suffix,
+    top_family,
+    interior_derived,
+    suffix_derived,
+    top_derived,
+    no_family
+  };
 
+  // The family of the same sub-chains derived (a prefix, from the batch, has none).
+  static constexpr Family derived_family(Family family) {
+    switch (family) {
+      case interior: return interior_derived;
+      case suffix: return suffix_derived;
+      case top_family: return top_derived;
+      default: return no_family;
+    }
+  }
   Value column_value(std::size_t column, std::size_t memory) const;
   // value() as the callable that the split helpers ask about parts.
   auto part_values() const {
@@ -71,7 +90,7 @@ class LatticeSolver {
   LatticeTables tables_;
   std::vector<std::size_t> end_;        // per column: where infeasibility starts, before reach
   std::vector<LowerHull> hulls_;        // [(family * 2 + tape) * levels + level]; top: tape 0
-  std::vector<std::uint32_t> hints_;    // [column * 2 + kept]: the last minimiser of the bound
+  std::vector<std::uint32_t> hints_;    // [column * 3 + option]: the last minimiser of the bound
 };
 
 }  // namespace egc::budget_dp

@@ -34,6 +34,15 @@ namespace egc::budget_dp {
 // and for a residual block, which adds it to grad_act.t in place), and where counted its
 // parameter gradients, held by its backward.
 //
+// Op-level (derive costs given, --objective time): a split at k whose k-1 keeps its tape and is
+// output_derivable may be `derived`: the right part does not hold layer k-1's output, only the
+// parent's pre-activation of k-1; its first read is of the instance the prefix just made, and
+// every later window that reads it derives it first. A derived Seg or Top has the same base peak
+// and cost; in its splits the input counts at prefix op s only and nothing is held across the
+// right part; its left part is derived too and pays one derive at its start (as does a derived
+// Top's rest after the first pass, whose input is live only at forward(s)). A derive op holds
+// less than the op after it, which reads what it made.
+//
 // Optimum per (class, memory M): least cost over schedules with peak <= M. Splits are tried in
 // increasing order of a lower bound on their cost (the unlimited-memory cost of both parts plus
 // the prefix), stopping once the bound reaches the best found.
@@ -42,7 +51,7 @@ namespace egc::budget_dp {
 struct Value {
   std::size_t cost = kInfinite;
   std::size_t peak = kInfinite;
-  std::uint32_t choice = 0;  // split_choice(s, k, kept) for a split, 0 for a base or Top's no-checkpoint
+  std::uint32_t choice = 0;  // split_choice(s, split) for a split, 0 for a base or Top's no-checkpoint
   // The memory the choice was made for: its parts were asked about this less what is kept
   // across them, so the reconstruction asks the same questions and gets the same answers.
   std::size_t solved_at = 0;
@@ -52,11 +61,21 @@ struct Value {
   bool better_than(const Value& other) const { return cost < other.cost; }
 };
 
-inline std::uint32_t split_choice(std::size_t s, std::size_t k, bool kept) {
-  return static_cast<std::uint32_t>((k - s) << 1 | (kept ? 1 : 0));
+// One split of a parent: at k, keeping layer k-1's tape for the left part (`kept`), and with
+// `derived` (op-level, only with kept and a derivable k-1) layer k-1's output not held across the
+// right part, which re-derives it from the kept pre-activation where it reads it.
+struct Split {
+  std::size_t k = 0;
+  bool kept = false;
+  bool derived = false;
+};
+
+inline std::uint32_t split_choice(std::size_t s, const Split& split) {
+  return static_cast<std::uint32_t>((split.k - s) << 2 | (split.derived ? 2 : 0) | (split.kept ? 1 : 0));
 }
-inline std::size_t split_point(std::size_t s, std::uint32_t choice) { return s + (choice >> 1); }
-inline bool split_kept(std::uint32_t choice) { return (choice & 1) != 0; }
+inline Split split_of(std::size_t s, std::uint32_t choice) {
+  return Split{s + (choice >> 2), (choice & 1) != 0, (choice & 2) != 0};
+}
 
 // Seg(t, t, tape): recompute t unless its tape is kept or not needed, then backward(t).
 inline Value base_value(const BudgetChain& chain, std::size_t t, bool tape) {
@@ -87,76 +106,91 @@ struct SplitPeaks {
 };
 
 // Top(s) with no checkpoint from s on: the first pass and the loss, then the rest,
-// Seg(s, n-1, no tape).
-inline Part no_checkpoint_rest(const BudgetChain& chain, std::size_t s) {
-  return chain.seg_part(s, chain.n - 1, false);
+// Seg(s, n-1, no tape) (derived like Top(s), after a derive of its input).
+inline Part no_checkpoint_rest(const BudgetChain& chain, const Part& top) {
+  return chain.seg_part(top.s, chain.n - 1, false, top.derived);
 }
-inline std::size_t no_checkpoint_peak(const BudgetChain& chain, std::size_t s, std::size_t rest_peak) {
-  return std::max(chain.first_pass_peak(s), rest_peak);
+inline std::size_t no_checkpoint_peak(const BudgetChain& chain, const Part& top, std::size_t rest_peak) {
+  return std::max(chain.first_pass_peak(top.s, top.derived), rest_peak);
 }
 
 // The splits of one parent, a Seg with s < t or a Top: the split at k (s < k <= t) runs the
 // prefix s..k-1 (a recompute run, or for Top the free first pass) keeping k-1's output (and its
-// tape when `kept`), then the right part (Seg(k, t, tape), or Top(k)), then the left part
-// Seg(s, k-1, kept). What the splits share is worked out once.
+// tape when `kept`), then the right part (Seg(k, t, tape), or Top(k); derived with a derived
+// split), then the left part Seg(s, k-1, kept), derived like the parent. A derived parent holds no
+// input: it reads it at prefix op s only (the instance its parent's prefix just made, or one
+// derived before its first op: its left part pays that derive).
 class Splits {
  public:
   Splits(const BudgetChain& chain, const Part& parent)
       : chain_(chain),
         parent_(parent),
-        input_(chain.input_bytes(parent.s)),
+        input_(parent.derived ? 0 : chain.input_bytes(parent.s)),
         // Live through a recompute run: grad_act.t and a kept tape; through the first pass, nothing.
-        gradient_(parent.top ? 0 : chain.bytes[parent.t] + (parent.tape ? chain.tape_bytes[parent.t] : 0)) {}
+        gradient_(parent.top ? 0 : chain.bytes[parent.t] + (parent.tape ? chain.tape_bytes[parent.t] : 0)),
+        left_derive_(chain.input_derive_cost(parent)) {}
 
-  Part right(std::size_t k) const {
-    return parent_.top ? chain_.top_part(k) : chain_.seg_part_by_end(k, parent_.t, parent_.tape);
+  Part right(const Split& split) const {
+    return parent_.top ? chain_.top_part(split.k, split.derived)
+                       : chain_.seg_part_by_end(split.k, parent_.t, parent_.tape, split.derived);
   }
-  Part left(std::size_t k, bool kept) const { return chain_.seg_part(parent_.s, k - 1, kept); }
-  std::size_t prefix_cost(std::size_t k) const { return parent_.top ? 0 : chain_.cost_between(parent_.s, k); }
-  // Live across the right part: the parent's input and a kept pre-activation. The right part is
-  // asked about the parent's memory less this.
-  std::size_t across_right(std::size_t k, bool kept) const { return input_ + chain_.kept_pre_bytes(k, kept); }
+  Part left(const Split& split) const { return chain_.seg_part(parent_.s, split.k - 1, split.kept, parent_.derived); }
+  // The prefix's recomputes, and the derive of a derived parent's input before its left part.
+  std::size_t prefix_cost(std::size_t k) const {
+    return (parent_.top ? 0 : chain_.cost_between(parent_.s, k)) + left_derive_;
+  }
+  // Live across the right part: the parent's input (unless derived) and a kept pre-activation.
+  // The right part is asked about the parent's memory less this.
+  std::size_t across_right(const Split& split) const { return input_ + chain_.kept_pre_bytes(split.k, split.kept); }
   // `running` is prefix_running(s, k).
-  SplitPeaks peaks(std::size_t k, bool kept, std::size_t running) const {
-    const std::size_t p = chain_.kept_pre_bytes(k, kept);
-    return SplitPeaks{input_ + gradient_ + std::max(running, chain_.prefix_pair(parent_.s, k - 1) + p),
-                      across_right(k, kept)};
+  SplitPeaks peaks(const Split& split, std::size_t running) const {
+    const std::size_t k = split.k, s = parent_.s;
+    const std::size_t p = chain_.kept_pre_bytes(k, split.kept);
+    if (!parent_.derived)
+      return SplitPeaks{input_ + gradient_ + std::max(running, chain_.prefix_pair(s, k - 1) + p), across_right(split)};
+    // The input is live at prefix op s only.
+    const std::size_t first = chain_.input_bytes(s) + chain_.prefix_pair(s, s) + (k - 1 == s ? p : 0);
+    const std::size_t last = k - 1 > s ? chain_.prefix_pair(s, k - 1) + p : 0;
+    return SplitPeaks{gradient_ + std::max({first, running, last}), across_right(split)};
   }
 
-  // Calls visit(k, kept, running) for every split in the order of their cost bounds,
-  // (k, kept = true), (k, false), (k + 1, true), ..., with running = prefix_running(s, k),
+  // Calls visit(split, running) for every split in the order of their cost bounds,
+  // (k, derived), (k, kept), (k, neither), (k + 1, derived), ..., with running = prefix_running(s, k),
   // until visit returns false.
   template <typename Visit>
   void for_each(Visit&& visit) const {
     std::size_t running = 0;
     for (std::size_t k = parent_.s + 1; k <= parent_.t; ++k) {
-      for (bool kept : {true, false}) {
-        if (kept && !chain_.needs_tape(k - 1)) continue;
-        if (!visit(k, kept, running)) return;
+      for (int option = 0; option < 3; ++option) {
+        const Split split{k, option < 2, option == 0};
+        if (split.kept && !chain_.needs_tape(k - 1)) continue;
+        if (split.derived && !chain_.derivable_input(k)) continue;
+        if (!visit(split, running)) return;
       }
       running = std::max(running, chain_.prefix_pair(parent_.s, k - 1));
     }
   }
 
-  // The split at k within `memory`, where value(part, memory') is a part's optimum. Infeasible,
+  // The split within `memory`, where value(part, memory') is a part's optimum. Infeasible,
   // or no better than `best` as soon as that is certain.
   template <typename PartValue>
-  Value value(std::size_t memory, std::size_t k, bool kept, std::size_t running, const Value& best,
+  Value value(std::size_t memory, const Split& split, std::size_t running, const Value& best,
               PartValue&& part_value) const {
-    const SplitPeaks split_peaks = peaks(k, kept, running);
-    const Part right_part = right(k), left_part = left(k, kept);
+    const SplitPeaks split_peaks = peaks(split, running);
+    const Part right_part = right(split), left_part = left(split);
     if (split_peaks.with(chain_.min_peak[right_part.column], chain_.min_peak[left_part.column]) > memory)
       return Value{};
-    const std::size_t prefix_costs = prefix_cost(k);
+    const std::size_t prefix_costs = prefix_cost(split.k);
     const Value right_value = part_value(right_part, memory - split_peaks.across_right);
     // The left part costs at least its unlimited-memory cost.
-    if (best.feasible() && prefix_costs + right_value.cost + chain_.seg_min_cost(parent_.s, k - 1, kept) >= best.cost)
+    if (best.feasible() &&
+        prefix_costs + right_value.cost + chain_.seg_min_cost(parent_.s, split.k - 1, split.kept) >= best.cost)
       return Value{};
     const Value left_value = part_value(left_part, memory);
     Value candidate;
     candidate.cost = prefix_costs + right_value.cost + left_value.cost;
     candidate.peak = split_peaks.with(right_value.peak, left_value.peak);
-    candidate.choice = split_choice(parent_.s, k, kept);
+    candidate.choice = split_choice(parent_.s, split);
     return candidate;
   }
 
@@ -165,6 +199,7 @@ class Splits {
   const Part parent_;
   const std::size_t input_;
   const std::size_t gradient_;
+  const std::size_t left_derive_;
 };
 
 // The best split of `parent` (a Seg with s < t, or a Top) within `memory` (>= its smallest
@@ -173,13 +208,16 @@ template <typename PartValue>
 Value best_split(const BudgetChain& chain, const Part& parent, std::size_t memory, PartValue&& value) {
   // The prefix and the right part of a Seg cost at least this; a Top's first pass is free and
   // Top(k) can cost nothing.
-  const std::size_t base_bound = parent.top ? 0 : chain.seg_min_cost(parent.s, parent.t, parent.tape);
+  // A derived parent's left part also pays its input's derive.
+  const std::size_t base_bound =
+      (parent.top ? 0 : chain.seg_min_cost(parent.s, parent.t, parent.tape)) + chain.input_derive_cost(parent);
   const Splits splits(chain, parent);
   Value best;
-  splits.for_each([&](std::size_t k, bool kept, std::size_t running) {
+  splits.for_each([&](const Split& split, std::size_t running) {
     // Bounds rise along the splits: stop at the first that cannot beat the best.
-    if (best.feasible() && base_bound + chain.seg_min_cost(parent.s, k - 1, kept) >= best.cost) return false;
-    const Value candidate = splits.value(memory, k, kept, running, best, value);
+    if (best.feasible() && base_bound + chain.seg_min_cost(parent.s, split.k - 1, split.kept) >= best.cost)
+      return false;
+    const Value candidate = splits.value(memory, split, running, best, value);
     if (candidate.better_than(best)) best = candidate;
     return true;
   });
@@ -187,17 +225,19 @@ Value best_split(const BudgetChain& chain, const Part& parent, std::size_t memor
 }
 
 // Top(s)'s option of no checkpoint from s on, taken when cheaper than `best`. Its bound, the
-// cost of recomputing s..n-2, is the largest of Top(s)'s options, so it comes last.
+// cost of recomputing s..n-2 (and a derived Top's derive of its input), is the largest of
+// Top(s)'s options, so it comes last.
 template <typename PartValue>
-void consider_no_checkpoint(const BudgetChain& chain, std::size_t s, std::size_t memory, Value& best,
+void consider_no_checkpoint(const BudgetChain& chain, const Part& top, std::size_t memory, Value& best,
                             PartValue&& value) {
-  if (best.feasible() && chain.seg_min_cost(s, chain.n - 1, false) >= best.cost) return;
-  const Part rest = no_checkpoint_rest(chain, s);
-  if (no_checkpoint_peak(chain, s, chain.min_peak[rest.column]) > memory) return;
+  const std::size_t derive = chain.input_derive_cost(top);
+  if (best.feasible() && chain.seg_min_cost(top.s, chain.n - 1, false) + derive >= best.cost) return;
+  const Part rest = no_checkpoint_rest(chain, top);
+  if (no_checkpoint_peak(chain, top, chain.min_peak[rest.column]) > memory) return;
   const Value rest_value = value(rest, memory);
   Value candidate;
-  candidate.cost = rest_value.cost;
-  candidate.peak = no_checkpoint_peak(chain, s, rest_value.peak);
+  candidate.cost = rest_value.cost + derive;
+  candidate.peak = no_checkpoint_peak(chain, top, rest_value.peak);
   candidate.choice = 0;
   if (candidate.better_than(best)) best = candidate;
 }
@@ -209,7 +249,7 @@ Value best_option(const BudgetChain& chain, const Part& part, std::size_t memory
                   SplitSearch&& search_splits) {
   if (!part.top && part.s == part.t) return base_value(chain, part.t, part.tape);
   Value best = search_splits(part, memory);
-  if (part.top) consider_no_checkpoint(chain, part.s, memory, best, value);
+  if (part.top) consider_no_checkpoint(chain, part, memory, best, value);
   return best;
 }
 

@@ -10,14 +10,16 @@
 namespace egc {
 namespace {
 
-std::vector<std::size_t> recompute_picoseconds(const Chain& chain, const ModelSpec& model, const StepContext& context) {
-  // op_kernels reads an op of a plan: a plan holding one recompute per unit, none keeping its tape.
+// Each unit's op of `kind` priced in picoseconds.
+std::vector<std::size_t> op_picoseconds(const Chain& chain, const ModelSpec& model, const StepContext& context,
+                                        OpKind kind) {
+  // op_kernels reads an op of a plan: a plan holding one op per unit, none keeping its tape.
   Plan plan;
   plan.model = model;
   plan.chain = chain;
   for (std::size_t j = 0; j < chain.size(); ++j) {
     Op op;
-    op.kind = OpKind::recompute;
+    op.kind = kind;
     op.layer = static_cast<int>(j);
     plan.ops.push_back(op);
   }
@@ -34,9 +36,17 @@ std::vector<std::size_t> recompute_picoseconds(const Chain& chain, const ModelSp
 }  // namespace
 
 std::vector<std::size_t> unit_recompute_costs(const Chain& chain, const ModelSpec& model, const StepContext& context) {
-  if (context.objective == Objective::time) return recompute_picoseconds(chain, model, context);
+  if (context.objective == Objective::time) return op_picoseconds(chain, model, context, OpKind::recompute);
   std::vector<std::size_t> costs;
   for (const Layer& layer : chain.layers) costs.push_back(layer.forward_flops);
+  return costs;
+}
+
+std::vector<std::size_t> unit_derive_costs(const Chain& chain, const ModelSpec& model, const StepContext& context) {
+  if (context.objective != Objective::time) return {};
+  std::vector<std::size_t> costs = op_picoseconds(chain, model, context, OpKind::derive);
+  for (std::size_t j = 0; j < chain.size(); ++j)
+    if (!output_derivable(chain.layers[j])) costs[j] = kDeriveImpossible;
   return costs;
 }
 

@@ -23,6 +23,12 @@ constexpr double kPicosecondsPerMs = 1e9;
 // (its predicted_step_ms - none's) x kPicosecondsPerMs up to the rounding of each unit's cost.
 std::vector<std::size_t> unit_recompute_costs(const Chain& chain, const ModelSpec& model, const StepContext& context);
 
+// Per unit j, the cost of one derive(j) (its output re-derived from its kept pre-activation:
+// output_derivable units) in picoseconds, priced like a recompute; kDeriveImpossible for the
+// others. Empty under the FLOPs objective: budget plans stay layer-level there.
+constexpr std::size_t kDeriveImpossible = static_cast<std::size_t>(-1);
+std::vector<std::size_t> unit_derive_costs(const Chain& chain, const ModelSpec& model, const StepContext& context);
+
 // "FLOPs" or "ps": the unit of unit_recompute_costs for `objective`.
 const char* recompute_cost_unit(Objective objective);
 

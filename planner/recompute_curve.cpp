@@ -36,7 +36,7 @@ struct TimedBudgets {
       : chain(chain_),
         model(model_),
         context(with_objective(base, objective)),
-        planner(chain, unit_recompute_costs(chain, model, context)),
+        planner(BudgetPlanner::for_objective(chain, model, context)),
         timer(profile_of(context), "--profile") {}
   static StepContext with_objective(StepContext context, Objective objective) {
     context.objective = objective;

@@ -66,6 +66,61 @@ inline TestChain make_block_chain(std::mt19937_64& rng, std::size_t blocks) {
   return c;
 }
 
+// Per checkpoint instance of an output_derivable layer made keeping its pre-activation, the calls
+// of `calls` (keep_tape placed) that first read it in each window after the one that made it
+// (the first pass ends at the loss, so the backward after the loss reads in a later window).
+inline std::vector<std::vector<std::size_t>> derivable_reads(const Chain& chain, const std::vector<ScheduleCall>& calls) {
+  const std::size_t n = chain.size();
+  std::vector<std::size_t> made_at(n, kNone), made_window(n, 0);
+  std::vector<bool> made_keeping(n, false);
+  std::vector<std::vector<std::size_t>> reads;  // per eligible instance
+  std::vector<std::size_t> instance_of, last_window;  // per eligible instance: where made, the last window read
+  std::size_t window = 0;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const ScheduleCall& call = calls[i];
+    const std::size_t read = call.kind == OpKind::loss ? n - 1 : call.layer > 0 ? call.layer - 1 : kNone;
+    if (read != kNone && made_window[read] < window && made_keeping[read] && output_derivable(chain.layers[read])) {
+      const std::size_t e = std::find(instance_of.begin(), instance_of.end(), made_at[read]) - instance_of.begin();
+      if (e == instance_of.size()) {
+        instance_of.push_back(made_at[read]);
+        reads.emplace_back();
+        last_window.push_back(kNone);
+      }
+      if (last_window[e] != window) reads[e].push_back(i);
+      last_window[e] = window;
+    }
+    if (call.kind == OpKind::forward || call.kind == OpKind::recompute) {
+      made_at[call.layer] = i;
+      made_window[call.layer] = window;
+      made_keeping[call.layer] = call.keep_tape;
+    }
+    if (call.kind == OpKind::backward || call.kind == OpKind::loss) ++window;
+  }
+  return reads;
+}
+
+// The op-level variants of a complete schedule whose keep_tape flags are placed: each checkpoint
+// of derivable_reads either held until its last reader, or re-derived before each of its reads
+// there. The first variant is `calls` itself.
+inline std::vector<std::vector<ScheduleCall>> derive_variants(const Chain& chain, const std::vector<ScheduleCall>& calls) {
+  const std::vector<std::vector<std::size_t>> reads = derivable_reads(chain, calls);
+  std::vector<std::vector<ScheduleCall>> variants;
+  for (std::size_t mask = 0; mask < (std::size_t{1} << reads.size()); ++mask) {
+    std::vector<bool> derive_at(calls.size(), false);
+    for (std::size_t e = 0; e < reads.size(); ++e)
+      if (mask >> e & 1)
+        for (std::size_t i : reads[e]) derive_at[i] = true;
+    std::vector<ScheduleCall> variant;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      const std::size_t read = calls[i].kind == OpKind::loss ? chain.size() - 1 : calls[i].layer - 1;
+      if (derive_at[i]) variant.push_back({OpKind::derive, read, false});
+      variant.push_back(calls[i]);
+    }
+    variants.push_back(std::move(variant));
+  }
+  return variants;
+}
+
 // The schedule space of budget.h, enumerated as builder call sequences, independently of the
 // dynamic program: the first pass and the loss, then for g = n-1..0 a window (nothing, or a run
 // c+1..e with e in {g-1, g}) and backward(g), subject to persistence. keep_tape goes on the last
@@ -75,9 +130,10 @@ class ExhaustiveSearch {
  public:
   ExhaustiveSearch(const TestChain& c) : c_(c), n_(c.chain.size()) {}
 
-  // Every schedule: calls `visit(plan)` for each.
+  // Every schedule: calls `visit(plan)` for each; with op_level, every derive_variants of each.
   template <typename Visit>
-  std::size_t enumerate_all(Visit visit) {
+  std::size_t enumerate_all(Visit visit, bool op_level = false) {
+    op_level_ = op_level;
     budget_ = kNone;
     visit_all_ = [&](const Plan& plan) { visit(plan); };
     start();
@@ -97,6 +153,7 @@ class ExhaustiveSearch {
   }
 
   std::size_t nodes() const { return nodes_; }
+  std::size_t op_level_variants() const { return variants_; }
 
  private:
   bool needs_tape(std::size_t j) const { return saved_for_backward(c_.chain.layers[j]) != SavedForBackward::nothing; }
@@ -125,6 +182,13 @@ class ExhaustiveSearch {
   Plan build(const std::vector<ScheduleCall>& calls) const {
     return build_schedule(c_.chain, c_.model, StepContext{}, with_kept_pre(calls), "exhaustive", "", Offsets::skip);
   }
+  void visit_leaf() {
+    if (!op_level_) return visit_all_(build(calls_));
+    for (const std::vector<ScheduleCall>& variant : derive_variants(c_.chain, with_kept_pre(calls_))) {
+      visit_all_(build_schedule(c_.chain, c_.model, StepContext{}, variant, "exhaustive", "", Offsets::skip));
+      ++variants_;
+    }
+  }
 
   void window(std::size_t g_plus_one, std::size_t cost) {
     ++nodes_;
@@ -135,7 +199,7 @@ class ExhaustiveSearch {
     if (g_plus_one == 0) {
       ++leaves_;
       if (budget_ == kNone) {
-        visit_all_(build(calls_));
+        visit_leaf();
       } else {
         best_ = cost;  // fits (the bound above is exact for a complete schedule) and is cheaper
       }
@@ -188,7 +252,8 @@ class ExhaustiveSearch {
   std::vector<ScheduleCall> calls_;
   std::vector<std::size_t> made_in_window_;
   std::vector<bool> pinned_;
-  std::size_t budget_ = kNone, best_ = kNone, leaves_ = 0, nodes_ = 0;
+  std::size_t budget_ = kNone, best_ = kNone, leaves_ = 0, nodes_ = 0, variants_ = 0;
+  bool op_level_ = false;
   std::function<void(const Plan&)> visit_all_;
 };
 
@@ -219,8 +284,11 @@ struct PlanObjective {
   std::size_t none_ps = 0;
   std::size_t tolerance = 0;
 
-  PlanObjective(const TestChain& c, Objective objective, BudgetMemory counted = BudgetMemory::activations)
-      : memory(counted) {
+  bool op_level = false;  // the planner's space has derives (time objective only)
+
+  PlanObjective(const TestChain& c, Objective objective, BudgetMemory counted = BudgetMemory::activations,
+                bool op_level_space = false)
+      : memory(counted), op_level(op_level_space) {
     context.objective = objective;
     if (objective == Objective::time) {
       none_ps = picoseconds(make_plan(c.model, context, parse_plan("none")).predicted_step_ms);
@@ -229,6 +297,7 @@ struct PlanObjective {
   }
   static std::size_t picoseconds(double ms) { return static_cast<std::size_t>(std::llround(ms * kPicosecondsPerMs)); }
   BudgetPlanner planner(const TestChain& c) const {
+    if (op_level) return BudgetPlanner::for_objective(c.chain, c.model, context, memory);
     return BudgetPlanner(c.chain, unit_recompute_costs(c.chain, c.model, context), memory);
   }
   std::size_t peak_of(const Plan& plan) const {
@@ -280,13 +349,13 @@ inline std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, s
 // Returns (budgets, schedules).
 inline std::pair<std::size_t, std::size_t> check_against_every_schedule(
     const TestChain& c, std::mt19937_64& rng, Objective which = Objective::flops,
-    BudgetMemory memory = BudgetMemory::activations) {
-  const PlanObjective objective(c, which, memory);
+    BudgetMemory memory = BudgetMemory::activations, bool op_level = false) {
+  const PlanObjective objective(c, which, memory, op_level);
   std::vector<Point> all;
   ExhaustiveSearch search(c);
-  const std::size_t schedules = search.enumerate_all([&](const Plan& plan) {
-    all.push_back({objective.peak_of(plan), objective.cost_of(plan)});
-  });
+  search.enumerate_all([&](const Plan& plan) { all.push_back({objective.peak_of(plan), objective.cost_of(plan)}); },
+                       op_level);
+  const std::size_t schedules = all.size();
   const std::vector<Point> front = frontier(all);
   BudgetPlanner planner = objective.planner(c);
   CHECK(planner.min_activation_peak() == front.front().peak);

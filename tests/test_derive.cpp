@@ -206,10 +206,16 @@ TEST_CASE("the README's GELU figures: op-level plans against none and against th
   const Plan none = plan("none"), none_derive = plan("none+derive"), sqrtn = plan("sqrtn");
   CHECK(none_derive.predicted_step_ms <= 1.02 * none.predicted_step_ms);
   CHECK(none_derive.activation_peak_bytes <= 0.6 * static_cast<double>(none.activation_peak_bytes));
-  const Plan layer_level = plan("budget:" + std::to_string(sqrtn.activation_peak_bytes));
+  // The layer-level budget plan at sqrtn's peak: --objective flops (time's is op-level).
+  StepContext flops;
+  flops.objective = Objective::flops;
+  const std::string at_sqrtn = "budget:" + std::to_string(sqrtn.activation_peak_bytes);
+  const Plan layer_level = make_plan(model, flops, parse_plan(at_sqrtn));
   const Plan op_level = plan("every:2+derive");
   CHECK(op_level.activation_peak_bytes <= sqrtn.activation_peak_bytes);
   CHECK(op_level.predicted_step_ms < layer_level.predicted_step_ms);
+  // The budget planner's own op-level plan at that peak (time objective) is faster still.
+  CHECK(plan(at_sqrtn).predicted_step_ms < op_level.predicted_step_ms);
   MESSAGE("none+derive / none: peak " << static_cast<double>(none_derive.activation_peak_bytes) /
                                              none.activation_peak_bytes
                                       << ", time " << none_derive.predicted_step_ms / none.predicted_step_ms
