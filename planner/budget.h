@@ -71,11 +71,12 @@ enum class BudgetSolver { automatic, lattice, recursive };
 // layers; unequal widths, whose sub-chains are all distinct, up to about 128 (README, "Limits").
 // Under the time objective the op-level space (derives) is searched on chains of up to
 // op_level_units units; longer ones are planned layer-level: on equal GELU widths the op-level
-// lattice takes up to 4.8 s at 1,025 units and 123 s at 4,097 (README, "Limits").
+// lattice takes up to 0.7 s at 513 units, 4.8 s at 1,025 and 123 s at 4,097 (README, "Limits"),
+// where the layer-level one stays within 2 s at 1,025 units.
 struct PlanningLimits {
   double seconds = 120;
   std::size_t table_bytes = std::size_t{1} << 30;
-  std::size_t op_level_units = 1025;
+  std::size_t op_level_units = 513;
 };
 
 // A chain the budget planner cannot plan within its PlanningLimits. The message says which
