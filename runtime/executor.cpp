@@ -41,11 +41,10 @@ void Executor::run_forward_and_loss(std::size_t rows) {
   MicroBatch batch;
   batch.rows = rows;
   batch.training = false;
-  // Nothing is copied: nothing after the loss reads the copies, and nothing waits for them.
-  copies_ = false;
+  // Nothing is copied: nothing after the loss reads the copies, and (batch.training false)
+  // nothing waits for them.
   for (std::size_t op = 0; op <= loss_op_; ++op)
     if (plan_.ops[op].kind != OpKind::recompute && !is_copy(plan_.ops[op].kind)) run_op(op, batch, 0);
-  copies_ = true;
   memory_.release_transients();
 }
 
@@ -67,7 +66,7 @@ void Executor::run_op(std::size_t index, const MicroBatch& batch, std::size_t st
   const Op& op = plan_.ops[index];
   memory_.before_op(index);
   if (hook_) hook_(index, false);
-  if (copies_)
+  if (batch.training)  // the evaluation pass makes no copies to wait for
     for (std::size_t copy : copy_waits_[index]) backend_.wait_copy(copy);
   const StepBuffers& s = plan_.step;
   switch (op.kind) {

@@ -28,7 +28,7 @@ struct MicroBatch {
   // (kernels/dropout.h), so every recompute and backward of the micro-batch draws it again.
   std::size_t micro = 0;
   std::uint64_t dropout_seed = 0;
-  bool training = true;  // evaluation runs without dropout
+  bool training = true;  // evaluation runs without dropout and without the copy ops
 };
 
 class Executor {
@@ -74,7 +74,6 @@ class Executor {
   // Per op: the copies (by op index) it waits for, as the plan's events state; the last entry
   // (one past the ops) holds the copies nothing in the step waits for, waited at its end.
   std::vector<std::vector<std::size_t>> copy_waits_;
-  bool copies_ = true;  // false while the evaluation pass runs without the copy ops
 };
 
 }  // namespace egc
