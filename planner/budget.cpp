@@ -21,11 +21,6 @@ using namespace budget_dp;  // this file is the dynamic program's front
 static_assert(kDeriveImpossible == kInfinite, "unit_derive_costs marks underivable units as the DP reads them");
 
 namespace {
-std::vector<std::size_t> unit_flops(const Chain& chain) {
-  std::vector<std::size_t> flops;
-  for (const Layer& layer : chain.layers) flops.push_back(layer.forward_flops);
-  return flops;
-}
 
 std::string seconds_text(double seconds) {
   char text[32];
@@ -70,7 +65,7 @@ struct BudgetPlanner::Impl {
        const PlanningLimits& planning_limits, std::vector<std::size_t> derive_cost)
       : limits(planning_limits),
         chain(layers, std::move(unit_cost), memory == BudgetMemory::activations_and_gradients, std::move(derive_cost)),
-        forward_flops(unit_flops(layers)),
+        forward_flops(unit_forward_flops(layers)),
         recursive(chain),
         saturated(within_limits(chain, recursive, limits, [&] { return unlimited_memory_optima(chain, recursive); })),
         lattice(chain, saturated) {}
@@ -132,7 +127,7 @@ BudgetSchedule schedule_within(const BudgetChain& chain, const std::vector<std::
 }  // namespace
 
 BudgetPlanner::BudgetPlanner(const Chain& chain, PlanningLimits limits)
-    : BudgetPlanner(chain, unit_flops(chain), BudgetMemory::activations, limits) {}
+    : BudgetPlanner(chain, unit_forward_flops(chain), BudgetMemory::activations, limits) {}
 BudgetPlanner::BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost, BudgetMemory memory,
                              PlanningLimits limits, std::vector<std::size_t> derive_cost)
     : impl_(std::make_unique<Impl>(chain, std::move(unit_cost), memory, limits, std::move(derive_cost))) {}

@@ -37,9 +37,13 @@ std::vector<std::size_t> op_picoseconds(const Chain& chain, const ModelSpec& mod
 
 std::vector<std::size_t> unit_recompute_costs(const Chain& chain, const ModelSpec& model, const StepContext& context) {
   if (context.objective == Objective::time) return op_picoseconds(chain, model, context, OpKind::recompute);
-  std::vector<std::size_t> costs;
-  for (const Layer& layer : chain.layers) costs.push_back(layer.forward_flops);
-  return costs;
+  return unit_forward_flops(chain);
+}
+
+std::vector<std::size_t> unit_forward_flops(const Chain& chain) {
+  std::vector<std::size_t> flops;
+  for (const Layer& layer : chain.layers) flops.push_back(layer.forward_flops);
+  return flops;
 }
 
 std::vector<std::size_t> unit_derive_costs(const Chain& chain, const ModelSpec& model, const StepContext& context) {

@@ -23,6 +23,9 @@ constexpr double kPicosecondsPerMs = 1e9;
 // (its predicted_step_ms - none's) x kPicosecondsPerMs up to the rounding of each unit's cost.
 std::vector<std::size_t> unit_recompute_costs(const Chain& chain, const ModelSpec& model, const StepContext& context);
 
+// Per unit, its forward FLOPs: the FLOPs objective's costs, and what BudgetSchedule::recompute_flops adds up.
+std::vector<std::size_t> unit_forward_flops(const Chain& chain);
+
 // Per unit j, the cost of one derive(j) (its output re-derived from its kept pre-activation:
 // output_derivable units) in picoseconds, priced like a recompute; kDeriveImpossible for the
 // others. Empty under the FLOPs objective: budget plans stay layer-level there.
