@@ -7,7 +7,6 @@
 
 #include "planner/budget.h"
 #include "planner/errors.h"
-#include "planner/recompute_cost.h"
 #include "planner/report.h"
 #include "planner/schedule.h"
 #include "planner/units.h"
@@ -22,6 +21,12 @@ std::size_t persistent_bytes(const Plan& plan) {
   for (const Buffer& buffer : plan.buffers)
     if (buffer.persistent) bytes += buffer.footprint;
   return bytes;
+}
+
+// ", re-derives N outputs from kept pre-activations" for an op-level plan, else nothing.
+std::string derived_text(const Plan& plan) {
+  if (plan.derived_outputs == 0) return "";
+  return " and re-derives " + std::to_string(plan.derived_outputs) + " outputs from kept pre-activations";
 }
 
 }  // namespace
@@ -58,8 +63,9 @@ std::variant<Plan, UsageError> choose_auto_plan(const Chain& chain, const ModelS
   // With per-layer updates each backward holds its layer's parameter gradients: the planner
   // counts them with the activations, so that the arena is the persistent bytes plus its peak.
   const bool per_layer_gradients = !context.single_update;
-  BudgetPlanner planner(chain, unit_recompute_costs(chain, model, context),
-                        per_layer_gradients ? BudgetMemory::activations_and_gradients : BudgetMemory::activations);
+  // The planner of budget:SIZE (op-level under the time objective), on the arena's terms.
+  BudgetPlanner planner = BudgetPlanner::for_objective(
+      chain, model, context, per_layer_gradients ? BudgetMemory::activations_and_gradients : BudgetMemory::activations);
   const std::string peak_text = per_layer_gradients ? "peak of activations and one layer's gradients" : "activation peak";
   const std::size_t fixed = persistent_bytes(none);
   const std::size_t smallest_peak = planner.min_activation_peak();
@@ -85,7 +91,7 @@ std::variant<Plan, UsageError> choose_auto_plan(const Chain& chain, const ModelS
                          format_bytes(available) + " (" + limit_text + "); budget:" +
                          format_bytes(plan.activation_peak_bytes) + " (arena " + format_bytes(plan.arena_bytes) +
                          ") recomputes " + format_percent(plan.recompute_flops, plan.forward_flops) +
-                         " of a forward pass, the least " + (context.objective == Objective::time ? "predicted time" : "recomputation") +
+                         " of a forward pass" + derived_text(plan) + ", the least " + (context.objective == Objective::time ? "predicted time" : "recomputation") +
                          " within a " + peak_text + " of " + format_bytes(budget);
       return plan;
     }

@@ -32,6 +32,18 @@ TEST_CASE("gradients counted: budget equals an exhaustive search of all schedule
                                                                 << " budgets; " << t.work << " schedules measured");
 }
 
+TEST_CASE("gradients counted: the op-level budget (auto's, under --objective time) equals an exhaustive search") {
+  std::mt19937_64 rng(2727);
+  const Tally t = tally(
+      16, [&](int trial) { return make_test_chain(rng, 2 + trial % 4, trial % 2 == 0, Activation::gelu); },
+      [&](const TestChain& c) {
+        return check_against_every_schedule(c, rng, Objective::time, BudgetMemory::activations_and_gradients, true);
+      });
+  MESSAGE("op-level, gradients counted: DP == exhaustive least predicted time on " << t.chains << " GELU chains (2-5 units), "
+                                                                                  << t.budgets << " budgets; " << t.work
+                                                                                  << " schedules predicted");
+}
+
 namespace {
 
 // auto within `limit` bytes for `model` (per-layer updates, no resident data).
@@ -72,5 +84,29 @@ TEST_CASE("auto plans against the whole arena: within 1% below --max-memory wher
         CHECK(plan.recompute_flops > 0);
       }
     }
+  }
+}
+
+TEST_CASE("auto under --objective time plans op-level on a GELU chain, no slower than the layer-level plan") {
+  ModelSpec model;
+  model.hidden_widths.assign(32, 384);
+  model.activation = Activation::gelu;
+  model.batch = 256;
+  const Plan none = make_plan(model, StepContext{}, parse_plan("none"));
+  std::size_t persistent = 0;
+  for (const Buffer& buffer : none.buffers)
+    if (buffer.persistent) persistent += buffer.footprint;
+  for (double fraction : {0.55, 0.85}) {
+    CAPTURE(fraction);
+    const std::size_t limit =
+        persistent + static_cast<std::size_t>(fraction * static_cast<double>(none.arena_bytes - persistent));
+    const Plan op_level = auto_within(model, limit, Objective::time);
+    const Plan layer_level = auto_within(model, limit, Objective::flops);
+    CHECK(op_level.derived_outputs > 0);
+    CHECK(layer_level.derived_outputs == 0);
+    CHECK(op_level.arena_bytes <= limit);
+    CHECK(static_cast<double>(op_level.arena_bytes) >= 0.99 * static_cast<double>(limit));
+    CHECK(op_level.predicted_step_ms < layer_level.predicted_step_ms);
+    CHECK(op_level.description.find("re-derives") != std::string::npos);
   }
 }
