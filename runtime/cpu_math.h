@@ -2,6 +2,7 @@
 // CPU backend) and float64 (the reference the tests compare gradients against). Row-major.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -62,22 +63,38 @@ void with_activation(int activation, bool dropout, Body body) {
   with_code(std::false_type{});
 }
 
+// body(e, kept) for every element e of [0, count) in increasing order, kept as mask.keep(e) says,
+// each group of four elements' Philox block drawn once (keep(e) draws its element's whole block:
+// four times the work).
+template <class Body>
+void for_each_masked(const math::DropoutMask& mask, std::size_t count, Body body) {
+  for (std::size_t first = 0; first < count; first += 4) {
+    const math::Philox4x32 words = mask.draw(first / 4);
+    const std::size_t end = std::min(count, first + 4);
+    for (std::size_t e = first; e < end; ++e) body(e, words.v[e - first] >= mask.threshold);
+  }
+}
+
 // out = dropout(activation(out + bias)) by column; pre (when not null) receives out + bias. Without
 // dropout (a disabled mask) an element is kept and scaled by exactly 1.
 template <class T>
 void bias_activation_forward(T* out, T* pre, const T* bias, std::size_t rows, std::size_t cols, int activation,
                              const math::DropoutMask& mask = {}) {
-  with_activation(activation, mask.enabled(), [&](auto code, auto dropped) {
-    const T scale = static_cast<T>(mask.scale);
-    for (std::size_t i = 0; i < rows; ++i) {
+  with_activation(activation, false, [&](auto code, auto) {
+    for (std::size_t i = 0; i < rows; ++i)
       for (std::size_t j = 0; j < cols; ++j) {
         const std::size_t e = i * cols + j;
         const T z = out[e] + bias[j];
         if (pre) pre[e] = z;
-        out[e] = math::activate_dropped(code(), z, !dropped() || mask.keep(e), scale);
+        out[e] = math::activate_dropped(code(), z, true, T(1));
       }
-    }
   });
+  // Dropout in a second pass over the activations: activate_dropped(code, z, kept, scale) is
+  // kept ? activate(z) * scale : 0, the same bits. In one pass the loop cannot vectorise (the
+  // Philox draws), and GCC then made relu's max a branch that mispredicts on either sign.
+  if (!mask.enabled()) return;
+  const T scale = static_cast<T>(mask.scale);
+  for_each_masked(mask, rows * cols, [&](std::size_t e, bool kept) { out[e] = kept ? out[e] * scale : T(0); });
 }
 
 // out = dropout(activation(pre)): a block's backward recomputing its inner activation.
@@ -86,8 +103,12 @@ void activation_forward(const T* pre, T* out, std::size_t rows, std::size_t cols
                         const math::DropoutMask& mask = {}) {
   with_activation(activation, mask.enabled(), [&](auto code, auto dropped) {
     const T scale = static_cast<T>(mask.scale);
-    for (std::size_t e = 0; e < rows * cols; ++e)
-      out[e] = math::activate_dropped(code(), pre[e], !dropped() || mask.keep(e), scale);
+    const auto element = [&](std::size_t e, bool kept) { out[e] = math::activate_dropped(code(), pre[e], kept, scale); };
+    if constexpr (decltype(dropped)::value) {
+      for_each_masked(mask, rows * cols, element);
+    } else {
+      for (std::size_t e = 0; e < rows * cols; ++e) element(e, true);
+    }
   });
 }
 
@@ -99,8 +120,14 @@ void activation_backward(T* grad, const T* saved, std::size_t rows, std::size_t 
   if (activation == math::kIdentity && !mask.enabled()) return;
   with_activation(activation, mask.enabled(), [&](auto code, auto dropped) {
     const T scale = static_cast<T>(mask.scale);
-    for (std::size_t e = 0; e < rows * cols; ++e)
-      grad[e] = math::dropped_gradient(code(), grad[e], saved[e], from_pre, !dropped() || mask.keep(e), scale);
+    const auto element = [&](std::size_t e, bool kept) {
+      grad[e] = math::dropped_gradient(code(), grad[e], saved[e], from_pre, kept, scale);
+    };
+    if constexpr (decltype(dropped)::value) {
+      for_each_masked(mask, rows * cols, element);
+    } else {
+      for (std::size_t e = 0; e < rows * cols; ++e) element(e, true);
+    }
   });
 }
 
