@@ -119,17 +119,7 @@ struct BiasResidualForward {
   }
 };
 
-// Calls run(std::integral_constant<int, code>) for a runtime activation code (host only).
-template <class Run>
-void with_activation(int activation, Run run) {
-  switch (activation) {
-    case math::kIdentity: return run(std::integral_constant<int, math::kIdentity>{});
-    case math::kRelu: return run(std::integral_constant<int, math::kRelu>{});
-    case math::kGelu: return run(std::integral_constant<int, math::kGelu>{});
-    case math::kTanh: return run(std::integral_constant<int, math::kTanh>{});
-  }
-  throw std::logic_error("unknown activation code " + std::to_string(activation));
-}
+using math::with_activation;
 
 // SGD with momentum (velocity updated in place) or without (velocity unused, may be null).
 template <bool Momentum>

@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define EGC_HOST_DEVICE __host__ __device__ __forceinline__
@@ -15,7 +18,7 @@
 namespace egc::math {
 
 // Activation codes as plain ints so that kernels need no planner header.
-enum ActivationCode : int { kIdentity = 0, kRelu = 1, kGelu = 2, kTanh = 3 };
+enum ActivationCode : int { kIdentity = 0, kRelu = 1, kGelu = 2, kTanh = 3, kActivationCodeCount };
 
 template <class T>
 EGC_HOST_DEVICE T tanh_of(T x) {
@@ -78,6 +81,21 @@ EGC_HOST_DEVICE T activate(int code, T z) {
     case kTanh: return tanh_of(z);
     default: return z;
   }
+}
+
+// Calls run(std::integral_constant<int, code>) for a runtime activation code (host only), so that
+// a loop over elements is compiled once per activation, with no per-element switch (the CUDA
+// launchers' kernels; the CPU reference's loops, where relu's max then vectorises).
+template <class Run>
+void with_activation(int activation, Run run) {
+  static_assert(kActivationCodeCount == 4, "with_activation names every activation code");
+  switch (activation) {
+    case kIdentity: return run(std::integral_constant<int, kIdentity>{});
+    case kRelu: return run(std::integral_constant<int, kRelu>{});
+    case kGelu: return run(std::integral_constant<int, kGelu>{});
+    case kTanh: return run(std::integral_constant<int, kTanh>{});
+  }
+  throw std::logic_error("unknown activation code " + std::to_string(activation));
 }
 
 // The derivative from what the backward pass keeps (planner SavedForBackward): the output for

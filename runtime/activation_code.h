@@ -14,6 +14,6 @@ static_assert(activation_code(Activation::identity) == math::kIdentity);
 static_assert(activation_code(Activation::relu) == math::kRelu);
 static_assert(activation_code(Activation::gelu) == math::kGelu);
 static_assert(activation_code(Activation::tanh) == math::kTanh);
-static_assert(count_of(kActivationNames) == 4, "a new Activation needs its math::ActivationCode");
+static_assert(count_of(kActivationNames) == math::kActivationCodeCount, "a new Activation needs its math::ActivationCode");
 
 }  // namespace egc

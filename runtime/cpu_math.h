@@ -43,29 +43,22 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std:
   }
 }
 
-// Runs body(code, dropped) with the activation code and "dropout is on" as compile-time constants,
-// so that each element-wise loop below is compiled once per case with no per-element switch or
-// mask test. Why: with the switch inside the loop, relu's max became a branch that mispredicts on
-// values of either sign (about 6 ns an element against 0.7 for the identity), so a kernel's cost
-// depended on its values and the device profile could not predict it.
+// Runs body(code, dropped) with the activation code (math::with_activation) and "dropout is on"
+// as compile-time constants, so that each element-wise loop below is compiled once per case with
+// no per-element switch or mask test. Why: with the switch inside the loop, relu's max became a
+// branch that mispredicts on values of either sign (about 6 ns an element against 0.7 for the
+// identity), so a kernel's cost depended on its values and the device profile could not predict it.
 template <class Body>
-void with_activation(int activation, bool dropout, Body body) {
-  const auto with_code = [&](auto dropped) {
-    switch (activation) {
-      case math::kRelu: return body(std::integral_constant<int, math::kRelu>{}, dropped);
-      case math::kGelu: return body(std::integral_constant<int, math::kGelu>{}, dropped);
-      case math::kTanh: return body(std::integral_constant<int, math::kTanh>{}, dropped);
-      default: return body(std::integral_constant<int, math::kIdentity>{}, dropped);
-    }
-  };
-  static_assert(math::kTanh == 3, "with_activation names every activation code");
-  if (dropout) return with_code(std::true_type{});
-  with_code(std::false_type{});
+void with_activation_and_dropout(int activation, bool dropout, Body body) {
+  math::with_activation(activation, [&](auto code) {
+    if (dropout) return body(code, std::true_type{});
+    body(code, std::false_type{});
+  });
 }
 
 // body(e, kept) for every element e of [0, count) in increasing order, kept as mask.keep(e) says,
 // each group of four elements' Philox block drawn once (keep(e) draws its element's whole block:
-// four times the work).
+// four times the work), as the CUDA bodies' kept_elements<4> does.
 template <class Body>
 void for_each_masked(const math::DropoutMask& mask, std::size_t count, Body body) {
   for (std::size_t first = 0; first < count; first += 4) {
@@ -80,7 +73,7 @@ void for_each_masked(const math::DropoutMask& mask, std::size_t count, Body body
 template <class T>
 void bias_activation_forward(T* out, T* pre, const T* bias, std::size_t rows, std::size_t cols, int activation,
                              const math::DropoutMask& mask = {}) {
-  with_activation(activation, false, [&](auto code, auto) {
+  math::with_activation(activation, [&](auto code) {
     for (std::size_t i = 0; i < rows; ++i)
       for (std::size_t j = 0; j < cols; ++j) {
         const std::size_t e = i * cols + j;
@@ -101,7 +94,7 @@ void bias_activation_forward(T* out, T* pre, const T* bias, std::size_t rows, st
 template <class T>
 void activation_forward(const T* pre, T* out, std::size_t rows, std::size_t cols, int activation,
                         const math::DropoutMask& mask = {}) {
-  with_activation(activation, mask.enabled(), [&](auto code, auto dropped) {
+  with_activation_and_dropout(activation, mask.enabled(), [&](auto code, auto dropped) {
     const T scale = static_cast<T>(mask.scale);
     const auto element = [&](std::size_t e, bool kept) { out[e] = math::activate_dropped(code(), pre[e], kept, scale); };
     if constexpr (decltype(dropped)::value) {
@@ -118,7 +111,7 @@ template <class T>
 void activation_backward(T* grad, const T* saved, std::size_t rows, std::size_t cols, int activation,
                          bool from_pre = false, const math::DropoutMask& mask = {}) {
   if (activation == math::kIdentity && !mask.enabled()) return;
-  with_activation(activation, mask.enabled(), [&](auto code, auto dropped) {
+  with_activation_and_dropout(activation, mask.enabled(), [&](auto code, auto dropped) {
     const T scale = static_cast<T>(mask.scale);
     const auto element = [&](std::size_t e, bool kept) {
       grad[e] = math::dropped_gradient(code(), grad[e], saved[e], from_pre, kept, scale);
