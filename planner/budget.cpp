@@ -62,9 +62,10 @@ struct BudgetPlanner::Impl {
   LatticeSolver lattice;
 
   Impl(const Chain& layers, std::vector<std::size_t> unit_cost, BudgetMemory memory,
-       const PlanningLimits& planning_limits, std::vector<std::size_t> derive_cost)
+       const PlanningLimits& planning_limits, std::vector<std::size_t> derive_cost, bool drops)
       : limits(planning_limits),
-        chain(layers, std::move(unit_cost), memory == BudgetMemory::activations_and_gradients, std::move(derive_cost)),
+        chain(layers, std::move(unit_cost), memory == BudgetMemory::activations_and_gradients, std::move(derive_cost),
+              drops),
         forward_flops(unit_forward_flops(layers)),
         recursive(chain),
         saturated(within_limits(chain, recursive, limits, [&] { return unlimited_memory_optima(chain, recursive); })),
@@ -77,10 +78,12 @@ namespace {
 
 // Appends the calls of `part`'s optimum within `memory`, as value(part', memory') gives the
 // optimum of it and of every part below it: the same questions the solver answered. A derived
-// part that starts without its input just made (a left part, a Top's rest) derives it first.
+// part that starts without its input just made (a left part, a Top's rest) derives it first; a
+// left part whose input was dropped re-makes it from its source.
 template <typename PartValue>
-void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::vector<ScheduleCall>& calls,
+void emit(const BudgetChain& chain, const Part& part, std::size_t memory, BudgetSchedule& schedule,
           PartValue&& value) {
+  std::vector<ScheduleCall>& calls = schedule.calls;
   if (!part.top && part.s == part.t) {
     if (chain.needs_tape(part.t) && !part.tape) calls.push_back({OpKind::recompute, part.t, chain.pre_tape(part.t)});
     calls.push_back({OpKind::backward, part.t, false});
@@ -95,7 +98,7 @@ void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::v
     calls.push_back({OpKind::loss, 0, false});
     const Part rest = no_checkpoint_rest(chain, part);
     emit_derived_input(rest);
-    emit(chain, rest, v.solved_at, calls, value);
+    emit(chain, rest, v.solved_at, schedule, value);
     return;
   }
   const Split split = split_of(part.s, v.choice);
@@ -103,10 +106,12 @@ void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::v
   for (std::size_t j = part.s; j < split.k; ++j)
     calls.push_back({prefix, j, j + 1 == split.k && split.kept && chain.pre_tape(j)});
   const Splits splits(chain, part);
-  emit(chain, splits.right(split), v.solved_at - splits.across_right(split), calls, value);
+  emit(chain, splits.right(split), v.solved_at - splits.across_right(split), schedule, value);
   const Part left = splits.left(split);
+  if (split.drop)
+    for (std::size_t j = part.source; j < part.s; ++j) calls.push_back({OpKind::recompute, j, false});
   emit_derived_input(left);
-  emit(chain, left, v.solved_at, calls, value);
+  emit(chain, left, v.solved_at, schedule, value);
 }
 
 // The optimum of the whole chain within `budget`, as value() answers, and its calls.
@@ -116,7 +121,7 @@ BudgetSchedule schedule_within(const BudgetChain& chain, const std::vector<std::
   const Part whole = chain.top_part(0);
   const Value v = value(whole, budget);
   BudgetSchedule schedule;
-  emit(chain, whole, budget, schedule.calls, value);
+  emit(chain, whole, budget, schedule, value);
   schedule.activation_peak_bytes = v.peak;
   schedule.cost = v.cost;
   for (const ScheduleCall& call : schedule.calls)
@@ -129,14 +134,17 @@ BudgetSchedule schedule_within(const BudgetChain& chain, const std::vector<std::
 BudgetPlanner::BudgetPlanner(const Chain& chain, PlanningLimits limits)
     : BudgetPlanner(chain, unit_forward_flops(chain), BudgetMemory::activations, limits) {}
 BudgetPlanner::BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost, BudgetMemory memory,
-                             PlanningLimits limits, std::vector<std::size_t> derive_cost)
-    : impl_(std::make_unique<Impl>(chain, std::move(unit_cost), memory, limits, std::move(derive_cost))) {}
+                             PlanningLimits limits, std::vector<std::size_t> derive_cost, bool drops)
+    : impl_(std::make_unique<Impl>(chain, std::move(unit_cost), memory, limits, std::move(derive_cost), drops)) {}
 
 BudgetPlanner BudgetPlanner::for_objective(const Chain& chain, const ModelSpec& model, const StepContext& context,
                                            BudgetMemory memory, PlanningLimits limits) {
   std::vector<std::size_t> derive_cost;
   if (chain.size() <= limits.op_level_units) derive_cost = unit_derive_costs(chain, model, context);
-  return BudgetPlanner(chain, unit_recompute_costs(chain, model, context), memory, limits, std::move(derive_cost));
+  // --objective flops keeps its plans byte for byte: the layer-level, persistent space.
+  const bool drops = context.objective == Objective::time && chain.size() <= limits.drop_units;
+  return BudgetPlanner(chain, unit_recompute_costs(chain, model, context), memory, limits, std::move(derive_cost),
+                       drops);
 }
 BudgetPlanner::~BudgetPlanner() = default;
 BudgetPlanner::BudgetPlanner(BudgetPlanner&&) noexcept = default;

@@ -34,13 +34,19 @@ namespace egc {
 //     either held until its last reader, or read only in the window that made it and re-derived
 //     (a derive op, priced in picoseconds like a recompute) before its first read in each later
 //     window, its pre-activation alone kept between.
+//  6. Drop-and-re-derive, under --objective time on chains of up to PlanningLimits::drop_units
+//     units: a checkpoint may be dropped after a window that reads it and re-made, before the
+//     next window that reads it, by recomputing it from the nearest earlier checkpoint still held
+//     (or the batch); the checkpoints that run passes were dropped too and die again at once.
+//     In the dynamic program (budget_split.h): a split may drop its parent's input across its
+//     right part.
 // Memory is what the finished Plan counts: activation_peak_bytes, every live activation,
 // recomputed copy, pre-activation and activation gradient at every op, 256-byte footprints.
 // Cost is the sum over the recompute ops of their unit's cost (planner/recompute_cost.h): with
 // FLOPs, Plan::recompute_flops; with picoseconds, the plan's predicted_step_ms less none's per
 // micro-batch (derive ops included). The dynamic program's optimum over this space is exact
-// (tests compare it with an exhaustive search); schedules outside it, such as a checkpoint dropped before its layer's
-// backward and re-derived later from an earlier one, can be cheaper.
+// (tests compare it with an exhaustive search of the space); schedules outside it, such as a
+// checkpoint re-made inside a window that dropped it and held from there, can be cheaper.
 
 // What a budget bounds: the activation peak (Plan::activation_peak_bytes: budget:SIZE), or with
 // per-layer updates the activations and the parameter gradients each backward holds together
@@ -73,10 +79,14 @@ enum class BudgetSolver { automatic, lattice, recursive };
 // op_level_units units; longer ones are planned layer-level: on equal GELU widths the op-level
 // lattice takes up to 0.7 s at 513 units, 4.8 s at 1,025 and 123 s at 4,097 (README, "Limits"),
 // where the layer-level one stays within 2 s at 1,025 units.
+// Drop-and-re-derive (6. above) is searched on chains of up to drop_units units: its sub-problems
+// grow with the cube of the units; on random unequal widths planning takes 0.08 s at 32 units,
+// 5 s at 48 and 43 s at 64, against 0.002, 0.09 and 0.6 s without (README, "Limits").
 struct PlanningLimits {
   double seconds = 120;
   std::size_t table_bytes = std::size_t{1} << 30;
   std::size_t op_level_units = 513;
+  std::size_t drop_units = 32;
 };
 
 // A chain the budget planner cannot plan within its PlanningLimits. The message says which
@@ -96,12 +106,13 @@ class BudgetPlanner {
   // Minimises the sum of unit_cost[j] over the recomputes (one per unit: unit_recompute_costs)
   // within a budget on `memory`.
   // With derive_cost (per unit, kInfinite where its output is not derivable: unit_derive_costs),
-  // the space is the op-level one: a checkpoint may be kept as its pre-activation only.
+  // the space is the op-level one: a checkpoint may be kept as its pre-activation only. With
+  // drops, checkpoints may be dropped and re-derived (6. above).
   BudgetPlanner(const Chain& chain, std::vector<std::size_t> unit_cost,
                 BudgetMemory memory = BudgetMemory::activations, PlanningLimits limits = {},
-                std::vector<std::size_t> derive_cost = {});
+                std::vector<std::size_t> derive_cost = {}, bool drops = false);
   // The planner of context.objective: recompute costs from unit_recompute_costs, and under the
-  // time objective the op-level space with unit_derive_costs.
+  // time objective the op-level space with unit_derive_costs, with drops up to limits.drop_units.
   static BudgetPlanner for_objective(const Chain& chain, const ModelSpec& model, const StepContext& context,
                                      BudgetMemory memory = BudgetMemory::activations, PlanningLimits limits = {});
   ~BudgetPlanner();

@@ -16,8 +16,8 @@
 namespace egc::budget_dp {
 
 BudgetChain::BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost, bool count_gradients,
-                         std::vector<std::size_t> unit_derive_cost)
-    : n(chain.size()), cost(std::move(unit_cost)), derive_cost(std::move(unit_derive_cost)) {
+                         std::vector<std::size_t> unit_derive_cost, bool drop_checkpoints)
+    : n(chain.size()), cost(std::move(unit_cost)), derive_cost(std::move(unit_derive_cost)), drops(drop_checkpoints) {
   if (n == 0) throw std::logic_error("BudgetPlanner: empty chain");
   if (cost.size() != n) throw std::logic_error("BudgetPlanner: one recompute cost per unit is needed");
   if (!derive_cost.empty() && derive_cost.size() != n)
@@ -27,6 +27,7 @@ BudgetChain::BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost,
   read_layers(chain, count_gradients);
   tabulate_pairs();
   find_classes();
+  if (drops) find_drop_classes();
   uniform = n >= 4;
   for (std::size_t j = 1; j + 1 < n && uniform; ++j)
     uniform = bytes[j] == bytes[0] && tape_of[j] == tape_of[0] && cost[j] == cost[1] &&
@@ -154,6 +155,29 @@ void BudgetChain::find_classes() {
   std::iota(classes_by_length.begin(), classes_by_length.end(), std::uint32_t{0});
   std::stable_sort(classes_by_length.begin(), classes_by_length.end(), [&](std::uint32_t x, std::uint32_t y) {
     return representative[x].second - representative[x].first < representative[y].second - representative[y].first;
+  });
+}
+
+// A sourced Seg(s, t) from `source` behaves as the sub-chain source..t with the split at s: its
+// class is (class of source..t, s - source).
+void BudgetChain::find_drop_classes() {
+  drop_class_of.assign(n * n * n, 0);
+  std::unordered_map<std::uint64_t, std::uint32_t> class_of_key;
+  for (std::size_t source = 0; source < n; ++source)
+    for (std::size_t s = source + 1; s < n; ++s)
+      for (std::size_t t = s; t < n; ++t) {
+        const std::uint64_t key = std::uint64_t{class_of[source * n + t]} << 32 | (s - source);
+        auto found = class_of_key.find(key);
+        if (found == class_of_key.end()) {
+          found = class_of_key.emplace(key, static_cast<std::uint32_t>(drop_representative.size())).first;
+          drop_representative.push_back({source, s, t});
+        }
+        drop_class_of[(source * n + s) * n + t] = found->second;
+      }
+  drop_classes_by_length.resize(drop_representative.size());
+  std::iota(drop_classes_by_length.begin(), drop_classes_by_length.end(), std::uint32_t{0});
+  std::stable_sort(drop_classes_by_length.begin(), drop_classes_by_length.end(), [&](std::uint32_t x, std::uint32_t y) {
+    return drop_representative[x][2] - drop_representative[x][1] < drop_representative[y][2] - drop_representative[y][1];
   });
 }
 

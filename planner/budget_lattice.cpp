@@ -138,6 +138,7 @@ std::vector<std::size_t> LatticeSolver::reach_by_column(std::size_t unit) const 
 }
 
 bool LatticeSolver::solve(std::size_t budget, std::size_t max_entries) {
+  if (chain_.drops) return false;  // its levels and hulls know no sourced parts: the recursive solver plans drops
   // Every memory a sub-problem is asked about is the budget less inputs and kept separate
   // tapes of hidden units: a level when the unit divides them all.
   std::size_t unit = 0;
@@ -237,7 +238,7 @@ Value LatticeSolver::best_split_uniform(const Part& parent, std::size_t memory) 
     const LowerHull& right = hull(right_of_split, parent.tape, tables_.level(memory - shift));
     const LowerHull& left = hull(left_family, first.kept, level);
     auto bound = [&](std::size_t p) {
-      const Fraction prefix_cost{static_cast<Wide>(splits.prefix_cost(s + p)), 1};
+      const Fraction prefix_cost{static_cast<Wide>(splits.prefix_cost(Split{s + p, kOptions[option].kept, kOptions[option].derived})), 1};
       return add(add(prefix_cost, right.at(length - p)), left.at(p));
     };
     hull_search(length, option, right, left, bound, evaluate, best, hints_[parent.column * 3 + option]);

@@ -39,7 +39,7 @@ class LatticeSolver {
   LatticeSolver(const BudgetChain& chain, const std::vector<Value>& saturated);
 
   // Fills the tables for `budget`; false, leaving them as they were, when they would need more
-  // than max_entries entries.
+  // than max_entries entries, or when the chain has drops (BudgetChain::drops).
   bool solve(std::size_t budget, std::size_t max_entries);
   // A sub-problem's optimum within `memory`, read from the tables of the last solve.
   Value value(const Part& part, std::size_t memory) const { return column_value(part.column, memory); }

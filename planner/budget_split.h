@@ -43,6 +43,14 @@ namespace egc::budget_dp {
 // Top's rest after the first pass, whose input is live only at forward(s)). A derive op holds
 // less than the op after it, which reads what it made.
 //
+// Drop-and-re-derive (BudgetChain::drops): a sub-problem whose input has a source (the nearest
+// input of an enclosing part that is held while it runs; the batch counts) may drop its input
+// across a split's right part: the input is live at prefix op s only, nothing of it is held
+// across the right part, and before the left part it is re-made by recomputing source..s-1
+// (paid there; that run holds grad_act.(k-1), a kept tape of k-1 and its own outputs). The right
+// part of a split has the parent's input as its source, or the parent's source where the split
+// drops; a derived part, and the right parts of a derived split or parent, have none.
+//
 // Optimum per (class, memory M): least cost over schedules with peak <= M. Splits are tried in
 // increasing order of a lower bound on their cost (the unlimited-memory cost of both parts plus
 // the prefix), stopping once the bound reaches the best found.
@@ -63,18 +71,22 @@ struct Value {
 
 // One split of a parent: at k, keeping layer k-1's tape for the left part (`kept`), and with
 // `derived` (op-level, only with kept and a derivable k-1) layer k-1's output not held across the
-// right part, which re-derives it from the kept pre-activation where it reads it.
+// right part, which re-derives it from the kept pre-activation where it reads it. With `drop`
+// (a sourced parent only) the parent's input is not held across the right part and is re-made
+// from its source before the left part.
 struct Split {
   std::size_t k = 0;
   bool kept = false;
   bool derived = false;
+  bool drop = false;
 };
 
 inline std::uint32_t split_choice(std::size_t s, const Split& split) {
-  return static_cast<std::uint32_t>((split.k - s) << 2 | (split.derived ? 2 : 0) | (split.kept ? 1 : 0));
+  return static_cast<std::uint32_t>((split.k - s) << 3 | (split.drop ? 4 : 0) | (split.derived ? 2 : 0) |
+                                    (split.kept ? 1 : 0));
 }
 inline Split split_of(std::size_t s, std::uint32_t choice) {
-  return Split{s + (choice >> 2), (choice & 1) != 0, (choice & 2) != 0};
+  return Split{s + (choice >> 3), (choice & 1) != 0, (choice & 2) != 0, (choice & 4) != 0};
 }
 
 // Seg(t, t, tape): recompute t unless its tape is kept or not needed, then backward(t).
@@ -108,7 +120,7 @@ struct SplitPeaks {
 // Top(s) with no checkpoint from s on: the first pass and the loss, then the rest,
 // Seg(s, n-1, no tape) (derived like Top(s), after a derive of its input).
 inline Part no_checkpoint_rest(const BudgetChain& chain, const Part& top) {
-  return chain.seg_part(top.s, chain.n - 1, false, top.derived);
+  return chain.seg_part(top.s, chain.n - 1, false, top.derived, top.source);
 }
 inline std::size_t no_checkpoint_peak(const BudgetChain& chain, const Part& top, std::size_t rest_peak) {
   return std::max(chain.first_pass_peak(top.s, top.derived), rest_peak);
@@ -128,43 +140,58 @@ class Splits {
         input_(parent.derived ? 0 : chain.input_bytes(parent.s)),
         // Live through a recompute run: grad_act.t and a kept tape; through the first pass, nothing.
         gradient_(parent.top ? 0 : chain.bytes[parent.t] + (parent.tape ? chain.tape_bytes[parent.t] : 0)),
-        left_derive_(chain.input_derive_cost(parent)) {}
+        left_derive_(chain.input_derive_cost(parent)),
+        rederive_(parent.sourced() ? chain.rederive_cost(parent.source, parent.s) : 0) {}
 
   Part right(const Split& split) const {
-    return parent_.top ? chain_.top_part(split.k, split.derived)
-                       : chain_.seg_part_by_end(split.k, parent_.t, parent_.tape, split.derived);
+    const std::size_t source = chain_.right_source(parent_, split.derived, split.drop);
+    return parent_.top ? chain_.top_part(split.k, split.derived, source)
+                       : chain_.seg_part_by_end(split.k, parent_.t, parent_.tape, split.derived, source);
   }
-  Part left(const Split& split) const { return chain_.seg_part(parent_.s, split.k - 1, split.kept, parent_.derived); }
-  // The prefix's recomputes, and the derive of a derived parent's input before its left part.
-  std::size_t prefix_cost(std::size_t k) const {
-    return (parent_.top ? 0 : chain_.cost_between(parent_.s, k)) + left_derive_;
+  Part left(const Split& split) const {
+    return chain_.seg_part(parent_.s, split.k - 1, split.kept, parent_.derived, parent_.source);
   }
-  // Live across the right part: the parent's input (unless derived) and a kept pre-activation.
-  // The right part is asked about the parent's memory less this.
-  std::size_t across_right(const Split& split) const { return input_ + chain_.kept_pre_bytes(split.k, split.kept); }
+  // The prefix's recomputes, the derive of a derived parent's input before its left part, and
+  // where the split drops the input, its re-make.
+  std::size_t prefix_cost(const Split& split) const {
+    return (parent_.top ? 0 : chain_.cost_between(parent_.s, split.k)) + left_derive_ + (split.drop ? rederive_ : 0);
+  }
+  // What a drop adds to a split's cost.
+  std::size_t drop_cost(const Split& split) const { return split.drop ? rederive_ : 0; }
+  // Live across the right part: the parent's input (unless derived or dropped) and a kept
+  // pre-activation. The right part is asked about the parent's memory less this.
+  std::size_t across_right(const Split& split) const {
+    return (split.drop ? 0 : input_) + chain_.kept_pre_bytes(split.k, split.kept);
+  }
   // `running` is prefix_running(s, k).
   SplitPeaks peaks(const Split& split, std::size_t running) const {
     const std::size_t k = split.k, s = parent_.s;
     const std::size_t p = chain_.kept_pre_bytes(k, split.kept);
-    if (!parent_.derived)
+    if (!parent_.derived && !split.drop)
       return SplitPeaks{input_ + gradient_ + std::max(running, chain_.prefix_pair(s, k - 1) + p), across_right(split)};
     // The input is live at prefix op s only.
     const std::size_t first = chain_.input_bytes(s) + chain_.prefix_pair(s, s) + (k - 1 == s ? p : 0);
     const std::size_t last = k - 1 > s ? chain_.prefix_pair(s, k - 1) + p : 0;
-    return SplitPeaks{gradient_ + std::max({first, running, last}), across_right(split)};
+    SplitPeaks peaks{gradient_ + std::max({first, running, last}), across_right(split)};
+    if (split.drop)  // the re-make, after backward(k): grad_act.(k-1), a kept tape of k-1, its run
+      peaks.prefix = std::max(peaks.prefix, chain_.bytes[k - 1] + (split.kept ? chain_.tape_bytes[k - 1] : 0) +
+                                                chain_.rederive_running(parent_.source, s));
+    return peaks;
   }
 
-  // Calls visit(split, running) for every split in the order of their cost bounds,
-  // (k, derived), (k, kept), (k, neither), (k + 1, derived), ..., with running = prefix_running(s, k),
-  // until visit returns false.
+  // Calls visit(split, running) for every split in the order of their cost bounds but for
+  // drops, (k, derived), then dropping, (k, kept), then dropping, (k, neither), then dropping,
+  // (k + 1, derived), ..., with running = prefix_running(s, k), until visit returns false.
   template <typename Visit>
   void for_each(Visit&& visit) const {
+    const bool can_drop = parent_.sourced();
     std::size_t running = 0;
     for (std::size_t k = parent_.s + 1; k <= parent_.t; ++k) {
-      for (int option = 0; option < 3; ++option) {
-        const Split split{k, option < 2, option == 0};
+      for (int option = 0; option < 6; ++option) {
+        const Split split{k, option < 4, option < 2, option % 2 == 1};
         if (split.kept && !chain_.needs_tape(k - 1)) continue;
         if (split.derived && !chain_.derivable_input(k)) continue;
+        if (split.drop && !can_drop) continue;
         if (!visit(split, running)) return;
       }
       running = std::max(running, chain_.prefix_pair(parent_.s, k - 1));
@@ -180,7 +207,7 @@ class Splits {
     const Part right_part = right(split), left_part = left(split);
     if (split_peaks.with(chain_.min_peak[right_part.column], chain_.min_peak[left_part.column]) > memory)
       return Value{};
-    const std::size_t prefix_costs = prefix_cost(split.k);
+    const std::size_t prefix_costs = prefix_cost(split);
     const Value right_value = part_value(right_part, memory - split_peaks.across_right);
     // The left part costs at least its unlimited-memory cost.
     if (best.feasible() &&
@@ -200,6 +227,7 @@ class Splits {
   const std::size_t input_;
   const std::size_t gradient_;
   const std::size_t left_derive_;
+  const std::size_t rederive_;
 };
 
 // The best split of `parent` (a Seg with s < t, or a Top) within `memory` (>= its smallest
@@ -214,9 +242,11 @@ Value best_split(const BudgetChain& chain, const Part& parent, std::size_t memor
   const Splits splits(chain, parent);
   Value best;
   splits.for_each([&](const Split& split, std::size_t running) {
-    // Bounds rise along the splits: stop at the first that cannot beat the best.
-    if (best.feasible() && base_bound + chain.seg_min_cost(parent.s, split.k - 1, split.kept) >= best.cost)
-      return false;
+    // Bounds rise along the splits but for drops: stop at the first that cannot beat the best,
+    // skip a drop that cannot.
+    const std::size_t bound = base_bound + chain.seg_min_cost(parent.s, split.k - 1, split.kept);
+    if (best.feasible() && bound >= best.cost) return false;
+    if (best.feasible() && bound + splits.drop_cost(split) >= best.cost) return true;
     const Value candidate = splits.value(memory, split, running, best, value);
     if (candidate.better_than(best)) best = candidate;
     return true;

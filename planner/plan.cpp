@@ -38,6 +38,26 @@ std::size_t lay_out(Plan& plan, ArenaSide side, std::string* strategy) {
   return layout.arena_bytes;
 }
 
+// Layer outputs (of forward and recompute ops) that an op of a later window reads (the first pass
+// and the loss are window 0; each backward ends one) and their layer's backward does not.
+std::size_t count_dropped_checkpoints(const Plan& plan) {
+  constexpr std::size_t kUnmade = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> made_in(plan.buffers.size(), kUnmade);
+  std::vector<bool> read_later(plan.buffers.size(), false), read_by_backward(plan.buffers.size(), false);
+  std::size_t window = 0;
+  for (const Op& op : plan.ops) {
+    const bool computes = op.kind == OpKind::forward || op.kind == OpKind::recompute;
+    if (computes && op.input != kNoBuffer && made_in[op.input] != kUnmade && made_in[op.input] < window)
+      read_later[op.input] = true;
+    if (computes) made_in[op.output] = window;
+    if (op.kind == OpKind::backward && op.input != kNoBuffer) read_by_backward[op.input] = true;
+    if (op.kind == OpKind::backward || op.kind == OpKind::loss) ++window;
+  }
+  std::size_t dropped = 0;
+  for (BufferId id = 0; id < plan.buffers.size(); ++id) dropped += read_later[id] && !read_by_backward[id];
+  return dropped;
+}
+
 // Checkpoints, recompute ops and their FLOPs, derive ops: what a plan recomputes and what it keeps.
 void count_recomputation(Plan& plan) {
   const std::size_t loss = plan.loss_op();
@@ -56,6 +76,7 @@ void count_recomputation(Plan& plan) {
   for (const Op& op : plan.ops)
     if (op.kind == OpKind::offload) offloaded[op.input] = true;
   auto survives = [&](BufferId id) { return id != kNoBuffer && (plan.buffers[id].last_op > loss || offloaded[id]); };
+  plan.dropped_checkpoints = count_dropped_checkpoints(plan);
   for (const Op& op : plan.ops) {
     if (op.kind == OpKind::recompute) {
       ++plan.recomputed_forwards;

@@ -168,6 +168,9 @@ struct Plan {
   std::vector<std::size_t> checkpoints;
   std::size_t recomputed_forwards = 0;
   std::size_t derived_outputs = 0;      // derive ops: outputs re-derived from a kept pre-activation
+  // Checkpoint instances read in a later window than the one that made them but not by their
+  // layer's backward: dropped, and re-made from an earlier checkpoint (budget.h, drop-and-re-derive).
+  std::size_t dropped_checkpoints = 0;
   std::size_t recompute_flops = 0;
   std::size_t forward_flops = 0;        // one forward pass of the whole chain
   double predicted_step_ms = 0;         // planner/step_time.h: the ops and the batch loads of a step

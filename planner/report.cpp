@@ -207,6 +207,9 @@ std::string format_schedule(const Plan& plan, ScheduleDetail detail) {
       << " recomputed layer forwards (" << format_percent(plan.recompute_flops, plan.forward_flops)
       << " of a forward pass)";
   if (plan.derived_outputs > 0) out << "; " << plan.derived_outputs << " outputs re-derived from pre-activations";
+  if (plan.dropped_checkpoints > 0)
+    out << "; " << plan.dropped_checkpoints << (plan.dropped_checkpoints == 1 ? " checkpoint" : " checkpoints")
+        << " dropped and re-made from earlier ones";
   out << "\n\n";
   out << format_breakdown(plan) << "\n";
   if (detail == ScheduleDetail::summary) out << format_segments(plan) << "\n";
@@ -320,6 +323,7 @@ nlohmann::json plan_to_json(const Plan& plan) {
   };
   // Only op-level plans have it: every other plan's JSON stays byte for byte as it was.
   if (plan.derived_outputs > 0) json["derived_outputs"] = plan.derived_outputs;
+  if (plan.dropped_checkpoints > 0) json["dropped_checkpoints"] = plan.dropped_checkpoints;
   return json;
 }
 

@@ -285,10 +285,11 @@ struct PlanObjective {
   std::size_t tolerance = 0;
 
   bool op_level = false;  // the planner's space has derives (time objective only)
+  bool drops = false;     // and drop-and-re-derive
 
   PlanObjective(const TestChain& c, Objective objective, BudgetMemory counted = BudgetMemory::activations,
-                bool op_level_space = false)
-      : memory(counted), op_level(op_level_space) {
+                bool op_level_space = false, bool drop_space = false)
+      : memory(counted), op_level(op_level_space), drops(drop_space) {
     context.objective = objective;
     if (objective == Objective::time) {
       none_ps = picoseconds(make_plan(c.model, context, parse_plan("none")).predicted_step_ms);
@@ -297,8 +298,10 @@ struct PlanObjective {
   }
   static std::size_t picoseconds(double ms) { return static_cast<std::size_t>(std::llround(ms * kPicosecondsPerMs)); }
   BudgetPlanner planner(const TestChain& c) const {
-    if (op_level) return BudgetPlanner::for_objective(c.chain, c.model, context, memory);
-    return BudgetPlanner(c.chain, unit_recompute_costs(c.chain, c.model, context), memory);
+    PlanningLimits limits;
+    limits.drop_units = drops ? c.chain.size() : 0;
+    if (op_level) return BudgetPlanner::for_objective(c.chain, c.model, context, memory, limits);
+    return BudgetPlanner(c.chain, unit_recompute_costs(c.chain, c.model, context), memory, limits, {}, drops);
   }
   std::size_t peak_of(const Plan& plan) const {
     if (memory == BudgetMemory::activations) return plan.activation_peak_bytes;
@@ -344,18 +347,11 @@ inline std::size_t solve_and_check(BudgetPlanner& planner, const TestChain& c, s
   return solve_and_check(planner, c, budget, PlanObjective(c, Objective::flops));
 }
 
-// Every schedule of `c` enumerated and measured (the objective's cost read from each finished
-// plan); both solvers checked at every breakpoint of the frontier, just below it and between.
-// Returns (budgets, schedules).
-inline std::pair<std::size_t, std::size_t> check_against_every_schedule(
-    const TestChain& c, std::mt19937_64& rng, Objective which = Objective::flops,
-    BudgetMemory memory = BudgetMemory::activations, bool op_level = false) {
-  const PlanObjective objective(c, which, memory, op_level);
-  std::vector<Point> all;
-  ExhaustiveSearch search(c);
-  search.enumerate_all([&](const Plan& plan) { all.push_back({objective.peak_of(plan), objective.cost_of(plan)}); },
-                       op_level);
-  const std::size_t schedules = all.size();
+// The planner of `objective` against the frontier of `all` (every schedule of its space, measured):
+// its smallest peak, and both solvers at every breakpoint, just below it and between. Returns the
+// budgets checked.
+inline std::size_t check_against_frontier(const TestChain& c, std::mt19937_64& rng, const PlanObjective& objective,
+                                          const std::vector<Point>& all) {
   const std::vector<Point> front = frontier(all);
   BudgetPlanner planner = objective.planner(c);
   CHECK(planner.min_activation_peak() == front.front().peak);
@@ -379,7 +375,21 @@ inline std::pair<std::size_t, std::size_t> check_against_every_schedule(
     CAPTURE(expected);
     CHECK(objective.same(found, expected));
   }
-  return {queries.size(), schedules};
+  return queries.size();
+}
+
+// Every schedule of `c` enumerated and measured (the objective's cost read from each finished
+// plan); both solvers checked at every breakpoint of the frontier, just below it and between.
+// Returns (budgets, schedules).
+inline std::pair<std::size_t, std::size_t> check_against_every_schedule(
+    const TestChain& c, std::mt19937_64& rng, Objective which = Objective::flops,
+    BudgetMemory memory = BudgetMemory::activations, bool op_level = false) {
+  const PlanObjective objective(c, which, memory, op_level);
+  std::vector<Point> all;
+  ExhaustiveSearch search(c);
+  search.enumerate_all([&](const Plan& plan) { all.push_back({objective.peak_of(plan), objective.cost_of(plan)}); },
+                       op_level);
+  return {check_against_frontier(c, rng, objective, all), all.size()};
 }
 
 // The branch-and-bound search against both solvers at five budgets from the smallest feasible to

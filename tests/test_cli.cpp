@@ -126,6 +126,24 @@ TEST_CASE("budget, chen-greedy and auto plans print what they chose") {
   CHECK(result.output.find("auto: none fits") != std::string::npos);
 }
 
+TEST_CASE("a budget plan that drops a checkpoint says so, and its report counts it") {
+  // A small unequal chain where the time objective's plan drops one checkpoint (found by the
+  // search of tests/test_runtime.cpp); --objective flops keeps the persistent space.
+  const std::string model =
+      " --widths 18,18,26,2,24,29,16 --batch 22 --in 2 --out 4 --samples 1000 --plan budget:9728 --device cpu";
+  const std::string report = "test_cli_drops.json";
+  Result result = run("--dry-run --report " + report + model);
+  INFO(result.output);
+  CHECK(result.code == 0);
+  CHECK(result.output.find("; 1 checkpoint dropped and re-made from earlier ones") != std::string::npos);
+  CHECK(nlohmann::json::parse(read_file(report))["plan"]["dropped_checkpoints"] == 1);
+  result = run("--dry-run --objective flops --report " + report + model);
+  CHECK(result.code == 0);
+  CHECK(result.output.find("dropped and re-made") == std::string::npos);
+  CHECK(!nlohmann::json::parse(read_file(report))["plan"].contains("dropped_checkpoints"));
+  std::remove(report.c_str());
+}
+
 TEST_CASE("--help lists every flag") {
   const Result result = run("--help");
   CHECK(result.code == 0);

@@ -138,6 +138,41 @@ TEST_CASE("op-level budget plans (derives the DP chose) train bitwise like none,
   }
 }
 
+TEST_CASE("budget plans that drop checkpoints and re-make them train bitwise like none, in exactly the planned memory") {
+  // Unequal widths, where drops pay (tests/test_budget_drops.cpp): the first budget at which the
+  // time objective's plan drops a checkpoint, for each activation.
+  std::mt19937_64 rng(31);
+  std::size_t checked = 0;
+  for (int trial = 0; trial < 200 && checked < 3; ++trial) {
+    ModelSpec model;
+    model.in_features = 1 + rng() % 6;
+    model.out_features = 1 + rng() % 4;
+    model.batch = 3 + rng() % 20;
+    model.activation = checked == 1 ? Activation::gelu : Activation::relu;
+    model.dropout = checked == 2 ? 0.25 : 0;
+    model.hidden_widths.clear();
+    for (int i = 0; i < 7; ++i) model.hidden_widths.push_back(1 + rng() % 48);
+    const Chain chain = build_chain(model);
+    BudgetPlanner planner = BudgetPlanner::for_objective(chain, model, StepContext{});
+    std::optional<std::string> dropping;
+    for (int i = 0; i <= 40 && !dropping; ++i) {
+      const std::string plan = "budget:" + std::to_string(planner.min_activation_peak() * (40 + 2 * i) / 40);
+      if (make_plan(model, StepContext{}, parse_plan(plan)).dropped_checkpoints > 0) dropping = plan;
+    }
+    if (!dropping) continue;
+    const std::string plan = *dropping;
+    INFO("trial " << trial << ", " << plan);
+    TrainSettings settings;
+    settings.seed = rng();
+    settings.accumulate = 1 + checked % 2;
+    CpuBackend backend;
+    const auto reference = train_for(backend, model, "none", settings, 3);
+    check_same_step_as_planned(model, settings, plan, reference, 3);
+    ++checked;
+  }
+  CHECK(checked == 3);
+}
+
 TEST_CASE("cross-entropy: every plan computes the same step bitwise, in exactly the planned memory") {
   std::mt19937_64 rng(2024);
   for (int trial = 0; trial < 12; ++trial) {
