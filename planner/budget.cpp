@@ -142,7 +142,8 @@ BudgetPlanner BudgetPlanner::for_objective(const Chain& chain, const ModelSpec& 
   std::vector<std::size_t> derive_cost;
   if (chain.size() <= limits.op_level_units) derive_cost = unit_derive_costs(chain, model, context);
   // --objective flops keeps its plans byte for byte: the layer-level, persistent space.
-  const bool drops = context.objective == Objective::time && chain.size() <= limits.drop_units;
+  const bool drops =
+      context.objective == Objective::time && chain.size() <= std::min(limits.drop_units, kMaxDropUnits);
   return BudgetPlanner(chain, unit_recompute_costs(chain, model, context), memory, limits, std::move(derive_cost),
                        drops);
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <unordered_map>
 
@@ -22,6 +23,9 @@ BudgetChain::BudgetChain(const Chain& chain, std::vector<std::size_t> unit_cost,
   if (cost.size() != n) throw std::logic_error("BudgetPlanner: one recompute cost per unit is needed");
   if (!derive_cost.empty() && derive_cost.size() != n)
     throw std::logic_error("BudgetPlanner: one derive cost per unit (or none) is needed");
+  if (drops && n > kMaxDropUnits)  // drop_class_of has n^3 entries
+    throw std::logic_error("BudgetPlanner: drops are searched on chains of up to " + std::to_string(kMaxDropUnits) +
+                           " units");
   // The last unit's output is read only by the loss, in the first pass: never a derived input.
   for (std::size_t j = 0; j + 1 < derive_cost.size(); ++j) derives = derives || derive_cost[j] != kInfinite;
   read_layers(chain, count_gradients);

@@ -20,6 +20,8 @@
 namespace egc::budget_dp {
 
 constexpr std::size_t kInfinite = std::numeric_limits<std::size_t>::max();
+// The longest chain whose sourced sub-problems (drops) are tabulated: n^3 class numbers.
+constexpr std::size_t kMaxDropUnits = 1024;
 
 // A sub-problem of the recursion (budget_split.h): Seg(s, t, tape), or Top(s), which is the
 // first pass from s on and everything after it (t = n-1, no tape); either `derived` (op-level):
