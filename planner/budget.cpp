@@ -81,9 +81,8 @@ namespace {
 // part that starts without its input just made (a left part, a Top's rest) derives it first; a
 // left part whose input was dropped re-makes it from its source.
 template <typename PartValue>
-void emit(const BudgetChain& chain, const Part& part, std::size_t memory, BudgetSchedule& schedule,
+void emit(const BudgetChain& chain, const Part& part, std::size_t memory, std::vector<ScheduleCall>& calls,
           PartValue&& value) {
-  std::vector<ScheduleCall>& calls = schedule.calls;
   if (!part.top && part.s == part.t) {
     if (chain.needs_tape(part.t) && !part.tape) calls.push_back({OpKind::recompute, part.t, chain.pre_tape(part.t)});
     calls.push_back({OpKind::backward, part.t, false});
@@ -98,7 +97,7 @@ void emit(const BudgetChain& chain, const Part& part, std::size_t memory, Budget
     calls.push_back({OpKind::loss, 0, false});
     const Part rest = no_checkpoint_rest(chain, part);
     emit_derived_input(rest);
-    emit(chain, rest, v.solved_at, schedule, value);
+    emit(chain, rest, v.solved_at, calls, value);
     return;
   }
   const Split split = split_of(part.s, v.choice);
@@ -106,12 +105,12 @@ void emit(const BudgetChain& chain, const Part& part, std::size_t memory, Budget
   for (std::size_t j = part.s; j < split.k; ++j)
     calls.push_back({prefix, j, j + 1 == split.k && split.kept && chain.pre_tape(j)});
   const Splits splits(chain, part);
-  emit(chain, splits.right(split), v.solved_at - splits.across_right(split), schedule, value);
+  emit(chain, splits.right(split), v.solved_at - splits.across_right(split), calls, value);
   const Part left = splits.left(split);
   if (split.drop)
     for (std::size_t j = part.source; j < part.s; ++j) calls.push_back({OpKind::recompute, j, false});
   emit_derived_input(left);
-  emit(chain, left, v.solved_at, schedule, value);
+  emit(chain, left, v.solved_at, calls, value);
 }
 
 // The optimum of the whole chain within `budget`, as value() answers, and its calls.
@@ -121,7 +120,7 @@ BudgetSchedule schedule_within(const BudgetChain& chain, const std::vector<std::
   const Part whole = chain.top_part(0);
   const Value v = value(whole, budget);
   BudgetSchedule schedule;
-  emit(chain, whole, budget, schedule, value);
+  emit(chain, whole, budget, schedule.calls, value);
   schedule.activation_peak_bytes = v.peak;
   schedule.cost = v.cost;
   for (const ScheduleCall& call : schedule.calls)

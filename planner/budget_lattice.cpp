@@ -238,7 +238,8 @@ Value LatticeSolver::best_split_uniform(const Part& parent, std::size_t memory) 
     const LowerHull& right = hull(right_of_split, parent.tape, tables_.level(memory - shift));
     const LowerHull& left = hull(left_family, first.kept, level);
     auto bound = [&](std::size_t p) {
-      const Fraction prefix_cost{static_cast<Wide>(splits.prefix_cost(Split{s + p, kOptions[option].kept, kOptions[option].derived})), 1};
+      const Split split{s + p, kOptions[option].kept, kOptions[option].derived};
+      const Fraction prefix_cost{static_cast<Wide>(splits.prefix_cost(split)), 1};
       return add(add(prefix_cost, right.at(length - p)), left.at(p));
     };
     hull_search(length, option, right, left, bound, evaluate, best, hints_[parent.column * 3 + option]);

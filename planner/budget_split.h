@@ -154,7 +154,7 @@ class Splits {
   // The prefix's recomputes, the derive of a derived parent's input before its left part, and
   // where the split drops the input, its re-make.
   std::size_t prefix_cost(const Split& split) const {
-    return (parent_.top ? 0 : chain_.cost_between(parent_.s, split.k)) + left_derive_ + (split.drop ? rederive_ : 0);
+    return (parent_.top ? 0 : chain_.cost_between(parent_.s, split.k)) + left_derive_ + drop_cost(split);
   }
   // What a drop adds to a split's cost.
   std::size_t drop_cost(const Split& split) const { return split.drop ? rederive_ : 0; }

@@ -273,6 +273,14 @@ inline std::vector<Point> frontier(std::vector<Point> points) {
   return front;
 }
 
+// The least cost within `budget` on a frontier (peak ascending, cost falling); kNone below it.
+inline std::size_t cost_within(const std::vector<Point>& front, std::size_t budget) {
+  std::size_t cost = kNone;
+  for (const Point& p : front)
+    if (p.peak <= budget) cost = p.cost;
+  return cost;
+}
+
 // An objective as the tests read it back from a finished plan: recomputed FLOPs exactly, or the
 // predicted step time less the none plan's, in picoseconds, within the rounding of the DP's
 // per-unit costs (half a picosecond per recompute; n^2 bounds the recomputes of these chains).
@@ -367,9 +375,7 @@ inline std::size_t check_against_frontier(const TestChain& c, std::mt19937_64& r
   std::shuffle(queries.begin(), queries.end(), rng);
   for (std::size_t budget : queries) {
     CAPTURE(budget);
-    std::size_t expected = kNone;
-    for (const Point& p : front)
-      if (p.peak <= budget) expected = p.cost;  // the frontier's cost falls as the peak rises
+    const std::size_t expected = cost_within(front, budget);
     const std::size_t found = solve_and_check(planner, c, budget, objective);
     CAPTURE(found);
     CAPTURE(expected);

@@ -41,14 +41,6 @@ TestChain drop_test_chain(std::mt19937_64& rng, int trial) {
   return c;
 }
 
-// Least cost within each budget of `front`'s breakpoints, read off `other`'s frontier.
-std::size_t cost_within(const std::vector<Point>& front, std::size_t budget) {
-  std::size_t cost = kNone;
-  for (const Point& p : front)
-    if (p.peak <= budget) cost = p.cost;
-  return cost;
-}
-
 }  // namespace
 
 TEST_CASE("the nested enumeration of the budget space has the window search's frontier (no drops)") {
